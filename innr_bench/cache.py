@@ -1,0 +1,46 @@
+"""Cached tensors: safetensors plus a JSON sidecar, under the user cache directory."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save
+
+from innr_bench.paths import cache_dir
+from innr_bench.store import atomic_write_bytes, atomic_write_json, read_json
+
+logger = logging.getLogger(__name__)
+
+
+class TensorCache:
+    """`<root>/<kind>/<key>.safetensors` + `<key>.json`; the sidecar is written last."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = Path(root) if root else cache_dir()
+
+    def _paths(self, kind: str, key: str) -> tuple[Path, Path]:
+        base = self.root / kind / key
+        return base.with_suffix(".safetensors"), base.with_suffix(".json")
+
+    def save(self, kind: str, key: str, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+        tensor_path, meta_path = self._paths(kind, key)
+        contiguous = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+        atomic_write_bytes(tensor_path, save(contiguous))
+        atomic_write_json(meta_path, json.loads(json.dumps(meta, default=str)))
+
+    def load(self, kind: str, key: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
+        """Tensors and sidecar, or None when absent or unreadable (then it is recomputed)."""
+        tensor_path, meta_path = self._paths(kind, key)
+        meta = read_json(meta_path)
+        if meta is None or not tensor_path.exists():
+            return None
+        try:
+            return load_file(str(tensor_path)), meta
+        except (SafetensorError, OSError, ValueError) as error:
+            logger.warning("ignoring unreadable cache file %s (%s); recomputing", tensor_path, error)
+            return None

@@ -1,0 +1,7 @@
+"""Importing this module registers every built-in dataset, model, compressor and attack."""
+
+from __future__ import annotations
+
+from innr_bench import attacks, compress, data, models
+
+__all__ = ["attacks", "compress", "data", "models"]

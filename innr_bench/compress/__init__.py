@@ -1,0 +1,8 @@
+"""Compressors (registered in COMPRESSORS): compress(model) -> Compressed, which rebuilds weights."""
+
+from __future__ import annotations
+
+from innr_bench.compress import identity, innr
+from innr_bench.compress.base import CompressContext, Compressed, fp32_bytes
+
+__all__ = ["CompressContext", "Compressed", "fp32_bytes", "identity", "innr"]

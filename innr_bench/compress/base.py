@@ -1,0 +1,78 @@
+"""The protocol every compressor follows and the representation it returns."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import torch
+from torch import nn
+
+from innr_bench.progress import Progress
+
+
+@dataclass(frozen=True)
+class CompressContext:
+    """What a compressor may use besides the model: its seed, device and progress display."""
+
+    seed: int
+    device: torch.device
+    progress: Progress
+
+
+@dataclass
+class Compressed:
+    """A stored representation of a model's weights.
+
+    `tensors` and `meta` are exactly what is saved (safetensors + JSON) and all that `decode`
+    needs; `size_bytes` counts the bytes one must store to rebuild the weights.
+    """
+
+    method: str
+    tensors: dict[str, torch.Tensor]
+    meta: dict[str, Any]
+    size_bytes: int
+    info: dict[str, Any] = field(default_factory=dict)  # fit statistics, timings: not needed to decode
+
+    def reconstruct(self, template: nn.Module) -> nn.Module:
+        """A copy of `template` whose parameters are decoded from this representation."""
+        from innr_bench.registry import COMPRESSORS
+
+        decoded = COMPRESSORS.get(self.method).decode(self.tensors, self.meta)
+        return load_parameters(template, decoded)
+
+
+class Compressor(Protocol):
+    """A registered compressor class: keyword-only options in __init__, then compress/decode."""
+
+    data_free: bool
+
+    def compress(self, model: nn.Module, ctx: CompressContext) -> Compressed: ...
+
+    @staticmethod
+    def decode(tensors: Mapping[str, torch.Tensor], meta: Mapping[str, Any]) -> dict[str, torch.Tensor]: ...
+
+
+def named_weights(model: nn.Module) -> dict[str, torch.Tensor]:
+    """The model's parameters in registration order, detached, on the CPU, fp32."""
+    return {name: p.detach().cpu().float() for name, p in model.named_parameters()}
+
+
+def fp32_bytes(model: nn.Module) -> int:
+    """Bytes of the model's parameters stored as fp32: the reference size of every ratio."""
+    return 4 * sum(p.numel() for p in model.parameters())
+
+
+def load_parameters(template: nn.Module, weights: Mapping[str, torch.Tensor]) -> nn.Module:
+    """Deep-copy `template` and overwrite its parameters; every parameter must be provided."""
+    model = copy.deepcopy(template)
+    params = dict(model.named_parameters())
+    missing = set(params) - set(weights)
+    if missing:
+        raise ValueError(f"decoded weights lack parameters {sorted(missing)}")
+    with torch.no_grad():
+        for name, param in params.items():
+            param.copy_(weights[name].reshape(param.shape).to(param.device, param.dtype))
+    return model.eval()

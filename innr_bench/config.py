@@ -1,0 +1,205 @@
+"""Suite files: YAML -> validated frozen dataclasses, with grids expanded into components."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import asdict, field
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import pydantic
+import yaml
+from pydantic import Field
+from pydantic.dataclasses import dataclass
+
+import innr_bench.components  # noqa: F401  (registers the built-in components)
+from innr_bench.errors import ConfigError, UnknownComponentError
+from innr_bench.models.train import TrainConfig
+from innr_bench.params import format_validation_error, validate_params
+from innr_bench.registry import ATTACKS, COMPRESSORS, DATASETS, MODELS, Registry
+
+STRICT = pydantic.ConfigDict(extra="forbid")
+
+
+@dataclass(frozen=True, config=STRICT)
+class ComponentSpec:
+    """A registry name with parameters; every list under `grid` is one axis of a product."""
+
+    name: str
+    params: dict[str, Any] = field(default_factory=dict)
+    grid: dict[str, Annotated[list[Any], Field(min_length=1)]] = field(default_factory=dict)
+    label: str | None = None  # shown in leaderboards; default: name and the params given
+
+
+@dataclass(frozen=True, config=STRICT)
+class TargetSpec(ComponentSpec):
+    """A target model and how to train it."""
+
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+@dataclass(frozen=True, config=STRICT)
+class EvalConfig:
+    """How nets are evaluated and attacked."""
+
+    batch_size: Annotated[int, Field(gt=0)] = 1000
+    attack_limit: Annotated[int, Field(gt=0)] | None = None  # attack the first N test inputs; None: all
+
+
+@dataclass(frozen=True, config=STRICT)
+class SuiteSpec:
+    """The YAML file as written."""
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+    seeds: Annotated[list[int], Field(min_length=1)]
+    datasets: Annotated[list[ComponentSpec], Field(min_length=1)]
+    targets: Annotated[list[TargetSpec], Field(min_length=1)]
+    compressors: Annotated[list[ComponentSpec], Field(min_length=1)]
+    attacks: list[ComponentSpec] = field(default_factory=list)
+    description: str = ""
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+
+@dataclass(frozen=True)
+class Component:
+    """One concrete, validated configuration of a registered component."""
+
+    kind: str
+    name: str
+    params: dict[str, Any]  # validated, with defaults filled in
+    label: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "params": self.params, "label": self.label}
+
+
+@dataclass(frozen=True)
+class Target:
+    """A target model component and its training configuration."""
+
+    model: Component
+    train: TrainConfig
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A validated suite with every grid expanded."""
+
+    name: str
+    description: str
+    path: str
+    seeds: list[int]
+    device: str
+    datasets: list[Component]
+    targets: list[Target]
+    compressors: list[Component]
+    attacks: list[Component]
+    eval: EvalConfig
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form stored next to results."""
+        return json.loads(json.dumps({
+            "name": self.name, "description": self.description, "path": self.path,
+            "seeds": self.seeds, "device": self.device,
+            "datasets": [c.to_dict() for c in self.datasets],
+            "targets": [{**t.model.to_dict(), "train": t.train.to_dict()} for t in self.targets],
+            "compressors": [c.to_dict() for c in self.compressors],
+            "attacks": [c.to_dict() for c in self.attacks],
+            "eval": asdict(self.eval),
+        }, default=str))
+
+
+def load_suite(path: str | Path) -> Suite:
+    """Read, validate and expand a suite file; every problem raises ConfigError naming the file."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: suite file not found") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: cannot read suite file ({error})") from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or str(error)
+        raise ConfigError(f"{path}: invalid YAML{where}: {problem}") from None
+    return parse_suite(raw, source=str(path))
+
+
+def parse_suite(raw: Any, *, source: str = "<suite>") -> Suite:
+    """Validate an already-parsed YAML document."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping of keys, got {type(raw).__name__}")
+    try:
+        spec = pydantic.TypeAdapter(SuiteSpec).validate_python(raw)
+    except pydantic.ValidationError as error:
+        raise ConfigError(_prefix(format_validation_error(error, where=""), source)) from None
+    return Suite(
+        name=spec.name,
+        description=spec.description,
+        path=source,
+        seeds=list(spec.seeds),
+        device=spec.device,
+        datasets=_expand_all("datasets", spec.datasets, DATASETS, source),
+        targets=[
+            Target(model, target.train)
+            for i, target in enumerate(spec.targets)
+            for model in _expand(f"targets[{i}]", target, MODELS, source)
+        ],
+        compressors=_expand_all("compressors", spec.compressors, COMPRESSORS, source),
+        attacks=_expand_all("attacks", spec.attacks, ATTACKS, source),
+        eval=spec.eval,
+    )
+
+
+def _prefix(message: str, source: str) -> str:
+    return "\n".join(f"{source}: {line.lstrip('.')}" for line in message.splitlines())
+
+
+def _expand_all(
+    key: str, specs: list[ComponentSpec], registry: Registry[Any], source: str
+) -> list[Component]:
+    components = [c for i, s in enumerate(specs) for c in _expand(f"{key}[{i}]", s, registry, source)]
+    labels = [c.label for c in components]
+    duplicates = sorted({label for label in labels if labels.count(label) > 1})
+    if duplicates:
+        raise ConfigError(
+            f"{source}: {key}: configurations {duplicates} appear more than once; "
+            "remove the copy or give each a distinct `label`"
+        )
+    return components
+
+
+def _expand(where: str, spec: ComponentSpec, registry: Registry[Any], source: str) -> list[Component]:
+    try:
+        entry = registry.entry(spec.name)
+    except UnknownComponentError as error:
+        raise ConfigError(f"{source}: {where}.name: {error}") from None
+    clash = sorted(set(spec.params) & set(spec.grid))
+    if clash:
+        raise ConfigError(f"{source}: {where}: {clash} set in both params and grid; keep one")
+    axes = list(spec.grid)
+    components = []
+    for values in itertools.product(*(spec.grid[a] for a in axes)):
+        given = {**spec.params, **dict(zip(axes, values))}
+        try:
+            params = validate_params(entry.factory, given, where=f"{where}.params")
+        except ConfigError as error:
+            raise ConfigError(_prefix(str(error), source)) from None
+        components.append(Component(registry.kind, entry.name, params, _label(spec, entry.name, given, axes)))
+    return components
+
+
+def _label(spec: ComponentSpec, name: str, given: dict[str, Any], axes: list[str]) -> str:
+    shown = {k: given[k] for k in axes} if spec.label else given
+    suffix = ",".join(f"{k}={_short(v)}" for k, v in shown.items())
+    base = spec.label or name
+    return f"{base}[{suffix}]" if suffix else base
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, list):
+        return "/".join(_short(v) for v in value)
+    return f"{value:g}" if isinstance(value, float) else str(value)

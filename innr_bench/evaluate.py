@@ -1,0 +1,86 @@
+"""Accuracy, agreement, weight reconstruction error and attack-transfer matrices."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import nn
+
+from innr_bench.attacks.base import Attack
+from innr_bench.progress import Progress
+
+
+@torch.no_grad()
+def predict(model: nn.Module, x: torch.Tensor, *, batch_size: int, device: torch.device) -> torch.Tensor:
+    """Predicted classes (on the CPU) for every input, in batches."""
+    model.eval().to(device)
+    return torch.cat([model(b.to(device)).argmax(1).cpu() for b in x.split(batch_size)])
+
+
+def weight_errors(
+    original: Mapping[str, torch.Tensor], decoded: Mapping[str, torch.Tensor]
+) -> dict[str, Any]:
+    """Weight MSE and relative L2 error, per parameter tensor and over all of them."""
+    per_layer = {}
+    for name, w in original.items():
+        diff = decoded[name].reshape(w.shape).float() - w.float()
+        per_layer[name] = {
+            "mse": float(diff.pow(2).mean()),
+            "rel_l2": float(diff.norm() / w.norm().clamp_min(1e-12)),
+        }
+    flat_w = torch.cat([w.reshape(-1).float() for w in original.values()])
+    flat_d = torch.cat([decoded[n].reshape(-1).float() for n in original])
+    return {
+        "mse": float((flat_d - flat_w).pow(2).mean()),
+        "rel_l2": float((flat_d - flat_w).norm() / flat_w.norm().clamp_min(1e-12)),
+        "per_layer": per_layer,
+    }
+
+
+def transfer_matrix(
+    nets: Mapping[str, nn.Module],
+    attack: Attack,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    batch_size: int,
+    device: torch.device,
+    progress: Progress,
+) -> list[dict[str, Any]]:
+    """Craft adversarials on every net (source) and evaluate them on every net (target).
+
+    One row per (eps, source, target) with counts, so rates can be pooled over seeds:
+    `correct` (target right on the source's adversarials), `n`, and for the conditional transfer
+    rate `cond_n` (both nets right on the clean input and the source fooled by its adversarial)
+    and `cond_transferred` (of those, the target fooled too). Inputs are processed in batches.
+    """
+    names = list(nets)
+    for net in nets.values():
+        net.eval().to(device)
+    counts: dict[tuple[float, str, str], list[int]] = {}
+    batches = list(zip(x.split(batch_size), y.split(batch_size)))
+    with progress.task("attack", total=len(batches) * len(names)) as advance:
+        for xb, yb in batches:
+            xb, yb = xb.to(device), yb.to(device)
+            with torch.no_grad():
+                clean_ok = {n: nets[n](xb).argmax(1) == yb for n in names}
+            for source in names:
+                for eps, adv in attack.perturb(nets[source], xb, yb):
+                    with torch.no_grad():
+                        fooled = {n: nets[n](adv).argmax(1) != yb for n in names}
+                    for target in names:
+                        cond = clean_ok[source] & clean_ok[target] & fooled[source]
+                        row = counts.setdefault((eps, source, target), [0, 0, 0, 0])
+                        row[0] += int((~fooled[target]).sum())
+                        row[1] += len(yb)
+                        row[2] += int(cond.sum())
+                        row[3] += int((cond & fooled[target]).sum())
+                advance(1, source)
+    return [
+        {"eps": eps, "source": s, "target": t, "correct": c, "n": n, "cond_n": cn,
+         "cond_transferred": ct, "accuracy": c / n,
+         "transfer_rate": ct / cn if cn else None}
+        for (eps, s, t), (c, n, cn, ct) in counts.items()
+    ]

@@ -1,0 +1,33 @@
+"""The seed study's LeNet-5-like target network."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+from torch import nn
+
+from innr_bench.models.layers import MNIST_MEAN, MNIST_STD, Normalize
+from innr_bench.registry import MODELS
+
+
+@MODELS.register("seed-cnn")
+def seed_cnn(
+    *,
+    c: Annotated[int, Field(gt=0)] = 32,  # seed uses 32 -> 62,240 weights
+    num_classes: Annotated[int, Field(ge=2)] = 10,
+    mean: float = MNIST_MEAN,
+    std: Annotated[float, Field(gt=0)] = MNIST_STD,
+) -> nn.Module:
+    """Seed CNN: conv5(c) -> pool -> conv5(2c) -> pool -> linear, sigmoid, no biases, 28x28 in."""
+    return nn.Sequential(
+        Normalize(mean, std),
+        nn.Conv2d(1, c, 5, bias=False),
+        nn.Sigmoid(),
+        nn.MaxPool2d(2, 2),
+        nn.Conv2d(c, 2 * c, 5, bias=False),
+        nn.Sigmoid(),
+        nn.MaxPool2d(2, 2),
+        nn.Flatten(),
+        nn.Linear(2 * c * 4 * 4, num_classes, bias=False),
+    )

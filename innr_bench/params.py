@@ -1,0 +1,56 @@
+"""Validate a component's YAML parameters against its factory's keyword-only signature."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import typing
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pydantic
+
+from innr_bench.errors import ConfigError
+
+
+@functools.cache
+def params_model(factory: Callable[..., Any]) -> type[pydantic.BaseModel]:
+    """A pydantic model whose fields are the factory's keyword-only parameters."""
+    target = factory.__init__ if inspect.isclass(factory) else factory
+    hints = typing.get_type_hints(target, include_extras=True)
+    fields: dict[str, Any] = {}
+    for name, parameter in inspect.signature(target).parameters.items():
+        if parameter.kind is not inspect.Parameter.KEYWORD_ONLY:
+            continue
+        default = ... if parameter.default is inspect.Parameter.empty else parameter.default
+        fields[name] = (hints.get(name, Any), default)
+    config = pydantic.ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+    return pydantic.create_model(f"{factory.__name__}Params", __config__=config, **fields)
+
+
+def validate_params(
+    factory: Callable[..., Any], params: Mapping[str, Any], *, where: str
+) -> dict[str, Any]:
+    """Checked, defaulted parameters; raises ConfigError naming `where` and each bad key."""
+    model = params_model(factory)
+    try:
+        validated = model.model_validate(dict(params))
+    except pydantic.ValidationError as error:
+        raise ConfigError(format_validation_error(error, where=where)) from None
+    return validated.model_dump()
+
+
+def format_validation_error(error: pydantic.ValidationError, *, where: str) -> str:
+    """One line per problem: where, key path, offending value and the rule it broke."""
+    lines = []
+    for problem in error.errors():
+        path = ".".join(str(part) for part in problem["loc"])
+        key = f"{where}.{path}" if path else where
+        rule = problem["msg"]
+        if problem["type"] == "extra_forbidden":
+            rule = "unknown key"
+        if problem["type"] == "missing":
+            lines.append(f"{key}: required key is missing")
+        else:
+            lines.append(f"{key}: {problem.get('input')!r} is invalid ({rule})")
+    return "\n".join(lines)

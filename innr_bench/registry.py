@@ -1,0 +1,89 @@
+"""One small generic name -> factory registry, instantiated once per component kind."""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from innr_bench.errors import UnknownComponentError
+
+T = TypeVar("T", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class Entry(Generic[T]):
+    """A registered factory with its canonical name and one-line description."""
+
+    name: str
+    factory: T
+    description: str
+    aliases: tuple[str, ...] = ()
+
+
+class Registry(Generic[T]):
+    """Maps names (and aliases) to factories; duplicates are errors, misses suggest a match."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._entries: dict[str, Entry[T]] = {}
+        self._aliases: dict[str, str] = {}
+
+    def register(
+        self, name: str, *, aliases: tuple[str, ...] = (), description: str | None = None
+    ) -> Callable[[T], T]:
+        """Decorator: `@MODELS.register("seed-cnn")` registers the decorated factory."""
+
+        def decorator(factory: T) -> T:
+            for key in (name, *aliases):
+                if key in self._entries or key in self._aliases:
+                    raise ValueError(f"{self.kind} {key!r} is already registered")
+            doc = description or _first_line(inspect.getdoc(factory))
+            self._entries[name] = Entry(name, factory, doc, tuple(aliases))
+            self._aliases.update({alias: name for alias in aliases})
+            return factory
+
+        return decorator
+
+    def entry(self, name: str) -> Entry[T]:
+        """The entry for `name` or an alias; raises UnknownComponentError naming what exists."""
+        canonical = self._aliases.get(name, name)
+        if canonical in self._entries:
+            return self._entries[canonical]
+        known = sorted([*self._entries, *self._aliases])
+        close = difflib.get_close_matches(str(name), known, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise UnknownComponentError(
+            f"unknown {self.kind} {name!r}.{hint} Available: {', '.join(self.names())}"
+        )
+
+    def get(self, name: str) -> T:
+        """The factory registered as `name`."""
+        return self.entry(name).factory
+
+    def names(self, pattern: str = "*") -> list[str]:
+        """Canonical names matching a shell-style wildcard, sorted."""
+        return sorted(n for n in self._entries if fnmatch.fnmatch(n, pattern))
+
+    def entries(self) -> list[Entry[T]]:
+        """All entries, sorted by name."""
+        return [self._entries[n] for n in self.names()]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries or name in self._aliases
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def _first_line(doc: str | None) -> str:
+    return doc.strip().splitlines()[0] if doc else ""
+
+
+DATASETS: Registry[Callable[..., Any]] = Registry("dataset")
+MODELS: Registry[Callable[..., Any]] = Registry("model")
+COMPRESSORS: Registry[Callable[..., Any]] = Registry("compressor")
+ATTACKS: Registry[Callable[..., Any]] = Registry("attack")

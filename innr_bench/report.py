@@ -1,0 +1,170 @@
+"""Leaderboards from stored records only: reports never recompute anything."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from tabulate import tabulate
+
+from innr_bench.store import ResultStore, atomic_write_bytes
+
+FORMATS = ("md", "csv", "tex", "html")
+Section = tuple[str, pd.DataFrame]
+
+
+def mean_std(values: pd.Series, scale: float = 1.0, digits: int = 2) -> str:
+    """'mean ± std' (sample std over seeds); std is 'n/a' for a single seed."""
+    values = values.dropna().astype(float) * scale
+    if values.empty:
+        return "n/a"
+    std = values.std() if len(values) > 1 else math.nan
+    shown = "n/a" if math.isnan(std) else f"{std:.{digits}f}"
+    return f"{values.mean():.{digits}f} ± {shown}"
+
+
+def data_title(record: dict[str, Any]) -> str:
+    d = record["dataset"]
+    return (f"{d['label']} [{d['source']}, {d['n_train']} train / {d['n_test']} test, "
+            f"sha256 {d['sha256'][:12]}]")
+
+
+def _ok(records: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [r for r in records if r.get("kind") == kind and r.get("status") == "ok"]
+
+
+def _pareto(sizes: list[float], accuracies: list[float]) -> list[bool]:
+    """True where no other row is at most as large and at least as accurate (one strictly)."""
+    return [
+        not any((s2 <= s and a2 >= a) and (s2 < s or a2 > a) for s2, a2 in zip(sizes, accuracies))
+        for s, a in zip(sizes, accuracies)
+    ]
+
+
+def accuracy_vs_size(records: list[dict[str, Any]]) -> tuple[list[Section], pd.DataFrame]:
+    """One section per (dataset, target): a row per compressor setting, mean ± std over seeds."""
+    rows = [{
+        "data": data_title(r), "target": r["target"]["label"], "method": r["compressor"]["label"],
+        "seed": r["seed"], "size_bytes": r["size_bytes"], "ratio": r["ratio"],
+        "accuracy": r["accuracy"], "target_accuracy": r["target_accuracy"], "delta": r["delta"],
+        "agreement": r["agreement"], "compress_seconds": r["compress_seconds"],
+        "weight_rel_l2": r["weight_error"]["rel_l2"], "data_free": r["data_free"],
+        "target_steps": r["target_train"]["steps"],
+    } for r in _ok(records, "compressor")]
+    if not rows:
+        return [], pd.DataFrame()
+    long = pd.DataFrame(rows)
+    sections = []
+    summary_rows = []
+    for (data, target), frame in long.groupby(["data", "target"], sort=True):
+        table = []
+        for method, runs in frame.groupby("method", sort=False):
+            table.append({
+                "method": method,
+                "bytes": int(runs["size_bytes"].mean()),
+                "ratio": round(float(runs["ratio"].mean()), 3),
+                "accuracy %": mean_std(runs["accuracy"], 100),
+                "original %": mean_std(runs["target_accuracy"], 100),
+                "Δ pt": mean_std(runs["delta"], 100),
+                "agreement %": mean_std(runs["agreement"], 100),
+                "weight rel. L2": mean_std(runs["weight_rel_l2"], 1, 4),
+                "compress s": round(float(runs["compress_seconds"].mean()), 1),
+                "data-free": "yes" if runs["data_free"].all() else "no",
+                "seeds": len(runs),
+                "_acc": float(runs["accuracy"].mean()),
+            })
+        frame_out = pd.DataFrame(table)
+        frame_out.insert(1, "pareto", ["★" if p else "" for p in
+                                       _pareto(list(frame_out["bytes"]), list(frame_out["_acc"]))])
+        frame_out = frame_out.sort_values(["_acc", "bytes"], ascending=[False, True]).drop(columns="_acc")
+        steps = sorted(set(frame["target_steps"]))
+        sections.append((f"accuracy vs size — {target} on {data}; target trained {steps} steps",
+                         frame_out))
+        summary_rows.append(frame_out.assign(data=data, target=target))
+    return sections, pd.concat(summary_rows, ignore_index=True)
+
+
+def transfer(records: list[dict[str, Any]]) -> tuple[list[Section], pd.DataFrame]:
+    """Per (dataset, target, attack, eps): source x target matrices of accuracy and transfer rate."""
+    rows = [{
+        "data": data_title(r), "target_model": r["target"]["label"],
+        "attack": r["attack"]["label"], "seed": r["seed"], **cell,
+    } for r in _ok(records, "attack") for cell in r["transfer"]]
+    if not rows:
+        return [], pd.DataFrame()
+    long = pd.DataFrame(rows)
+    keys = ["data", "target_model", "attack", "eps", "source", "target"]
+    summary = (long.groupby(keys, sort=True)
+               .agg(accuracy_mean=("accuracy", "mean"), accuracy_std=("accuracy", "std"),
+                    transfer_rate_mean=("transfer_rate", "mean"),
+                    transfer_rate_std=("transfer_rate", "std"), seeds=("seed", "nunique"))
+               .reset_index())
+    sections: list[Section] = []
+    for (data, model, attack), frame in long.groupby(["data", "target_model", "attack"], sort=True):
+        curve = frame.groupby(["source", "target", "eps"], sort=False)["accuracy"].apply(
+            lambda s: mean_std(s, 100)).unstack("eps").reset_index()
+        curve.columns = [f"eps {c:g}" if isinstance(c, float) else c for c in curve.columns]
+        curve = curve.rename(columns={"source": "crafted on", "target": "evaluated on"})
+        sections.append((f"accuracy % under {attack} vs eps — {model} on {data}", curve))
+        for eps, at_eps in frame.groupby("eps", sort=True):
+            for metric, label in (("accuracy", "accuracy % under attack"),
+                                  ("transfer_rate", "conditional transfer rate %")):
+                matrix = at_eps.groupby(["source", "target"], sort=False)[metric].apply(
+                    lambda s: mean_std(s, 100)).unstack("target").reset_index()
+                matrix = matrix.rename(columns={"source": "crafted on ↓ / evaluated on →"})
+                sections.append((f"{label}, {attack} eps={eps:g} — {model} on {data}", matrix))
+    return sections, summary
+
+
+TRANSFER_CAPTION = (
+    "Rows: the net the adversarial examples are crafted on; columns: the net evaluated. "
+    "Accuracy under attack = fraction of attacked test inputs the evaluated net still classifies "
+    "correctly. Conditional transfer rate = of the inputs both nets classify correctly when clean "
+    "and whose adversarial fools the source net, the fraction that also fools the evaluated net. "
+    "Mean ± sample std over seeds."
+)
+SIZE_CAPTION = (
+    "bytes = exact bytes one must store to rebuild the weights (fp32 for `identity` and INNR "
+    "weights, plus standardization stats); ratio = bytes / fp32 bytes of the target. "
+    "Δ = accuracy minus the original's, in points. agreement = fraction of test inputs where the "
+    "compressed copy predicts the original's class. ★ = Pareto-optimal (no row smaller and more "
+    "accurate). Mean ± sample std over seeds."
+)
+
+
+def render(sections: list[Section], fmt: str, caption: str) -> str:
+    """Sections as one markdown, LaTeX (booktabs) or HTML document."""
+    styles: dict[str, tuple[str, Callable[[str], str], Callable[[str], str]]] = {
+        "md": ("github", lambda t: f"### {t}\n", lambda c: f"{c}\n"),
+        "tex": ("latex_booktabs", lambda t: f"% {t}\n", lambda c: f"% {c}\n"),
+        "html": ("html", lambda t: f"<h3>{t}</h3>\n", lambda c: f"<p>{c}</p>\n"),
+    }
+    tablefmt, heading, note = styles[fmt]
+    parts = [note(caption)]
+    for title, frame in sections:
+        parts.append(heading(title))
+        parts.append(tabulate(frame, headers="keys", tablefmt=tablefmt, showindex=False,
+                              disable_numparse=True) + "\n")
+    return "\n".join(parts)
+
+
+def write_leaderboards(results_dir: Path, formats: tuple[str, ...] = FORMATS) -> dict[str, Path]:
+    """Write accuracy-vs-size and transfer leaderboards under `results_dir/leaderboards`."""
+    records = ResultStore(results_dir).records()
+    out = Path(results_dir) / "leaderboards"
+    written: dict[str, Path] = {}
+    for name, (sections, summary), caption in (
+        ("accuracy-vs-size", accuracy_vs_size(records), SIZE_CAPTION),
+        ("transfer", transfer(records), TRANSFER_CAPTION),
+    ):
+        if not sections:
+            continue
+        for fmt in formats:
+            path = out / f"{name}.{fmt}"
+            text = summary.to_csv(index=False) if fmt == "csv" else render(sections, fmt, caption)
+            atomic_write_bytes(path, text.encode())
+            written[f"{name}.{fmt}"] = path
+    return written

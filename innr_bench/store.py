@@ -1,0 +1,114 @@
+"""Results on disk: one JSON record per cell, a manifest, atomic writes and a directory lock."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import filelock
+
+from innr_bench.errors import InnrBenchError
+
+logger = logging.getLogger(__name__)
+
+
+def content_key(obj: Any) -> str:
+    """Stable 16-hex-digit sha256 of an object's canonical JSON."""
+    canonical = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def atomic_write_bytes(path: Path, payload: bytes) -> None:
+    """Write via a temp file in the same directory, fsync, then rename over `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(payload)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+        raise
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n").encode())
+
+
+def read_json(path: Path) -> Any | None:
+    """Parsed JSON, or None (with a warning) when the file is missing or unreadable."""
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as error:
+        logger.warning("ignoring unreadable file %s (%s); it will be recomputed", path, error)
+        return None
+
+
+class ResultsLockedError(InnrBenchError, RuntimeError):
+    """Another runner is writing the same results directory."""
+
+
+class ResultStore:
+    """`<root>/manifest.json` and `<root>/records/<key>.json`."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.records_dir = self.root / "records"
+        self.manifest_path = self.root / "manifest.json"
+
+    def record_path(self, key: str) -> Path:
+        return self.records_dir / f"{key}.json"
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        """The finished record for `key`, or None."""
+        record = read_json(self.record_path(key))
+        if record is not None and record.get("key") != key:
+            logger.warning("record %s does not carry its own key; it will be recomputed", key)
+            return None
+        return record
+
+    def put(self, record: dict[str, Any]) -> None:
+        atomic_write_json(self.record_path(record["key"]), record)
+
+    def records(self) -> list[dict[str, Any]]:
+        """Every readable record, sorted by key."""
+        paths = sorted(self.records_dir.glob("*.json")) if self.records_dir.is_dir() else []
+        return [r for r in (read_json(p) for p in paths) if r is not None]
+
+    def manifest(self) -> dict[str, Any]:
+        return read_json(self.manifest_path) or {}
+
+    def write_manifest(self, manifest: dict[str, Any]) -> None:
+        atomic_write_json(self.manifest_path, manifest)
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Exclusive use of this results directory; fails at once if another runner holds it."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        owner = self.root / ".lock.owner"
+        lock = filelock.FileLock(str(self.root / ".lock"))
+        try:
+            lock.acquire(timeout=0)
+        except filelock.Timeout:
+            holder = owner.read_text().strip() if owner.exists() else "another process"
+            raise ResultsLockedError(
+                f"{self.root}: results directory is in use by {holder}; wait for it to finish "
+                "or choose another --out"
+            ) from None
+        try:
+            owner.write_text(f"pid {os.getpid()}\n")
+            yield
+        finally:
+            lock.release()
