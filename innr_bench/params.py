@@ -47,7 +47,7 @@ def format_validation_error(error: pydantic.ValidationError, *, where: str) -> s
         path = ".".join(str(part) for part in problem["loc"])
         key = f"{where}.{path}" if path else where
         rule = problem["msg"]
-        if problem["type"] == "extra_forbidden":
+        if problem["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
             rule = "unknown key"
         if problem["type"] == "missing":
             lines.append(f"{key}: required key is missing")

@@ -28,7 +28,8 @@ def mean_std(values: pd.Series, scale: float = 1.0, digits: int = 2) -> str:
 
 def data_title(record: dict[str, Any]) -> str:
     d = record["dataset"]
-    return (f"{d['label']} [{d['source']}, {d['n_train']} train / {d['n_test']} test, "
+    degraded = "OFFLINE FALLBACK " if d.get("warning") else ""
+    return (f"{d['label']} [{degraded}{d['source']}, {d['n_train']} train / {d['n_test']} test, "
             f"sha256 {d['sha256'][:12]}]")
 
 

@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from innr_bench.config import load_suite, parse_suite
+from innr_bench.errors import ConfigError
+
+VALID = {
+    "name": "t",
+    "seeds": [0],
+    "datasets": [{"name": "synthetic"}],
+    "targets": [{"name": "seed-cnn", "params": {"c": 2}, "train": {"epochs": 1}}],
+    "compressors": [{"name": "identity"}, {"name": "innr-siren", "params": {"epochs": 2}}],
+    "attacks": [{"name": "fgsm", "params": {"eps": [0.0, 0.1]}}],
+}
+
+
+def _with(**changes: object) -> dict:
+    return {**VALID, **changes}
+
+
+def _write(tmp_path: Path, doc: object) -> Path:
+    path = tmp_path / "suite.yaml"
+    path.write_text(yaml.safe_dump(doc) if not isinstance(doc, str) else doc)
+    return path
+
+
+class TestValidSuites:
+    def test_defaults_are_filled_in(self) -> None:
+        suite = parse_suite(VALID)
+        assert suite.device == "auto"
+        innr = suite.compressors[1]
+        assert innr.params["recipe"] == "seed" and innr.params["epochs"] == 2
+        assert innr.label == "innr-siren[epochs=2]"
+        assert suite.attacks[0].params == {"eps": [0.0, 0.1], "clamp": True}
+
+    def test_grid_expands_to_cartesian_product(self) -> None:
+        compressors = [{"name": "innr-siren", "params": {"epochs": 2},
+                        "grid": {"width": [8, 16, 32], "depth": [2, 3]}}]
+        suite = parse_suite(_with(compressors=compressors))
+        assert len(suite.compressors) == 6
+        assert {(c.params["width"], c.params["depth"]) for c in suite.compressors} == {
+            (w, d) for w in (8, 16, 32) for d in (2, 3)}
+
+    def test_yaml_exponent_without_dot_is_accepted_as_float(self, tmp_path: Path) -> None:
+        text = (
+            "name: t\nseeds: [0]\ndatasets: [{name: synthetic}]\ncompressors: [{name: identity}]\n"
+            "targets:\n  - name: seed-cnn\n    train: {lr: 5e-4}\n"
+        )  # YAML 1.1 reads 5e-4 (no dot) as a string; it must still mean 0.0005
+        suite = load_suite(_write(tmp_path, text))
+        assert suite.targets[0].train.lr == 5e-4
+
+    def test_shipped_suites_load(self, repo_root: Path) -> None:
+        for path in sorted((repo_root / "suites").glob("*.yaml")):
+            assert load_suite(path).name == path.stem
+
+
+class TestConfigErrors:
+    @pytest.mark.parametrize(("doc", "message"), [
+        (_with(colour="red"), r"suite\.yaml: colour: 'red' is invalid \(unknown key\)"),
+        (_with(seeds="zero"), r"suite\.yaml: seeds: 'zero' is invalid"),
+        (_with(seeds=[]), r"suite\.yaml: seeds: \[\] is invalid"),
+        (_with(device="tpu"), r"suite\.yaml: device: 'tpu' is invalid \(Input should be 'auto', 'cpu' or 'cuda'\)"),
+        ({k: v for k, v in VALID.items() if k != "targets"}, r"suite\.yaml: targets: required key is missing"),
+        (_with(compressors=[{"name": "inr-siren"}]),
+         r"compressors\[0\]\.name: unknown compressor 'inr-siren'\. Did you mean 'innr-siren'\?"),
+        (_with(compressors=[{"name": "innr-siren", "params": {"width": -3}}]),
+         r"compressors\[0\]\.params\.width: -3 is invalid \(Input should be greater than 0\)"),
+        (_with(compressors=[{"name": "innr-siren", "params": {"widht": 3}}]),
+         r"compressors\[0\]\.params\.widht: 3 is invalid \(unknown key\)"),
+        (_with(compressors=[{"name": "innr-siren", "params": {"recipe": "best"}}]),
+         r"compressors\[0\]\.params\.recipe: 'best' is invalid \(Input should be 'seed'\)"),
+        (_with(attacks=[{"name": "fgsm", "params": {"eps": [0.1, 2.0]}}]),
+         r"attacks\[0\]\.params\.eps\.1: 2\.0 is invalid \(Input should be less than or equal to 1\)"),
+        (_with(attacks=[{"name": "fgsm", "params": {"clamp": "sometimes"}}]),
+         r"attacks\[0\]\.params\.clamp: 'sometimes' is invalid"),
+        (_with(targets=[{"name": "seed-cnn", "train": {"batch_size": 0}}]),
+         r"targets\.0\.train\.batch_size: 0 is invalid \(Input should be greater than 0\)"),
+        (_with(compressors=[{"name": "innr-siren", "params": {"width": 8}, "grid": {"width": [8]}}]),
+         r"compressors\[0\]: \['width'\] set in both params and grid"),
+        (_with(compressors=[{"name": "identity"}, {"name": "identity"}]),
+         r"compressors: configurations \['identity'\] appear more than once"),
+        (_with(compressors=[{"name": "innr-siren", "grid": {"width": []}}]),
+         r"compressors\.0\.grid\.width: \[\] is invalid"),
+        ([1, 2], r"suite\.yaml: the top level must be a mapping"),
+    ])
+    def test_each_error_names_file_key_and_rule(self, tmp_path: Path, doc: object, message: str) -> None:
+        with pytest.raises(ConfigError, match=message):
+            load_suite(_write(tmp_path, doc))
+
+    def test_invalid_yaml_names_the_line(self, tmp_path: Path) -> None:
+        with pytest.raises(ConfigError, match=r"suite\.yaml: invalid YAML at line \d+, column \d+"):
+            load_suite(_write(tmp_path, "name: t\nseeds: [0\n"))
+
+    def test_missing_file(self, tmp_path: Path) -> None:
+        with pytest.raises(ConfigError, match="suite file not found"):
+            load_suite(tmp_path / "nope.yaml")

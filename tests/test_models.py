@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from innr_bench.compress.innr.compressor import RECIPES
+from innr_bench.compress.innr.siren import Siren, siren_parameter_count
+from innr_bench.models.seed_cnn import seed_cnn
+
+
+def _count(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def test_seed_cnn_has_the_seed_parameter_count() -> None:
+    assert _count(seed_cnn(c=32)) == 62_240
+
+
+def test_seed_cnn_takes_pixels_and_normalizes_inside() -> None:
+    model = seed_cnn(c=4)
+    assert model(torch.rand(3, 1, 28, 28)).shape == (3, 10)
+    assert len(model.state_dict()) == 3  # normalization constants are not weights
+
+
+def _seed_siren() -> Siren:
+    r = RECIPES["seed"]
+    return Siren(dim_in=5, width=r["width"], dim_out=1, depth=r["depth"], w0=r["w0"],
+                 w0_initial=r["w0_initial"])
+
+
+def test_seed_siren_has_46209_parameters() -> None:
+    assert _count(_seed_siren()) == 46_209
+    assert siren_parameter_count(dim_in=5, width=64, dim_out=1, depth=12) == 46_209
+
+
+def test_seed_siren_matches_siren_pytorch_under_the_same_rng_seed() -> None:
+    siren_pytorch = pytest.importorskip("siren_pytorch")
+    torch.manual_seed(123)
+    reference = siren_pytorch.SirenNet(dim_in=5, dim_hidden=64, dim_out=1, num_layers=12,
+                                       w0=1.0, w0_initial=100 * math.pi)
+    torch.manual_seed(123)
+    ours = _seed_siren()
+    x = torch.rand(257, 5) * 2 - 1
+    assert torch.equal(ours(x), reference(x))
+    for a, b in zip(ours.parameters(), reference.parameters()):
+        assert torch.equal(a, b)

@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from innr_bench.config import load_suite, parse_suite
+from innr_bench.errors import ConfigError
+from innr_bench.report import write_leaderboards
+from innr_bench.runner import Runner, resolve_device
+
+
+@pytest.fixture
+def smoke(repo_root: Path):
+    return load_suite(repo_root / "suites" / "smoke.yaml")
+
+
+def test_smoke_suite_end_to_end_then_resume_recomputes_nothing(smoke, tmp_path: Path) -> None:
+    first = Runner(smoke, out_dir=tmp_path, device="cpu").run()
+    n_cells = len(smoke.seeds) * (len(smoke.compressors) + len(smoke.attacks))
+    assert (first.computed, first.skipped, first.failed) == (n_cells, 0, [])
+
+    root = tmp_path / "smoke"
+    records = [json.loads(p.read_text()) for p in (root / "records").glob("*.json")]
+    assert len(records) == n_cells and all(r["status"] == "ok" for r in records)
+    innr = [r for r in records if r.get("compressor", {}).get("name") == "innr-siren"]
+    assert innr and all(r["size_bytes"] == 4 * r["info"]["innr_parameters"] + 8 for r in innr)
+    attack = next(r for r in records if r["kind"] == "attack")
+    assert attack["nets"] == ["original", "innr-siren-small"]
+    assert {row["eps"] for row in attack["transfer"]} == {0.0, 0.05, 0.1}
+
+    manifest = json.loads((root / "manifest.json").read_text())
+    assert manifest["datasets"]["synthetic[n_train=512,n_test=256]"]["source"] == "synthetic"
+    assert manifest["environment"]["packages"]["torch"]
+    assert manifest["runs"][-1]["computed"] == n_cells
+
+    written = write_leaderboards(root)
+    for name in ("accuracy-vs-size", "transfer"):
+        for fmt in ("md", "csv", "tex", "html"):
+            assert written[f"{name}.{fmt}"].stat().st_size > 0
+    size_md = written["accuracy-vs-size.md"].read_text()
+    assert "synthetic" in size_md and "innr-siren-small" in size_md and "± " in size_md
+
+    second = Runner(smoke, out_dir=tmp_path, device="cpu").run()
+    assert (second.computed, second.skipped) == (0, n_cells)
+    assert dict(second.stage_seconds).keys() <= {"data"}  # nothing trained, compressed or attacked
+
+
+def test_force_recomputes_and_gives_identical_numbers(repo_root: Path, tmp_path: Path) -> None:
+    doc = yaml.safe_load((repo_root / "suites" / "smoke.yaml").read_text()) | {"seeds": [0]}
+    suite = parse_suite(doc)
+    Runner(suite, out_dir=tmp_path, device="cpu").run()
+    before = {p.name: json.loads(p.read_text()) for p in (tmp_path / "smoke/records").glob("*.json")}
+    again = Runner(suite, out_dir=tmp_path, device="cpu", force=True).run()
+    assert again.computed == len(before)
+    after = {p.name: json.loads(p.read_text()) for p in (tmp_path / "smoke/records").glob("*.json")}
+    for key, record in before.items():
+        for field in ("accuracy", "size_bytes", "transfer"):
+            assert record.get(field) == after[key].get(field)
+
+
+def test_a_failing_cell_is_recorded_and_the_others_go_on(smoke, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from innr_bench.compress.innr import compressor
+
+    def diverge(*args, **kwargs):
+        raise FloatingPointError("INNR fit diverged at epoch 1 (loss nan)")
+
+    monkeypatch.setattr(compressor, "fit_full_batch", diverge)
+    summary = Runner(smoke, out_dir=tmp_path, device="cpu").run()
+    failed = summary.failed
+    assert failed and all("diverged" in r["error"] for r in failed)
+    statuses = [json.loads(p.read_text())["status"] for p in (tmp_path / "smoke/records").glob("*.json")]
+    assert statuses.count("ok") >= len(smoke.seeds)  # identity cells still finished
+
+
+def test_cuda_without_cuda_is_a_config_error() -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("CUDA present")
+    with pytest.raises(ConfigError, match="CUDA is not available"):
+        resolve_device("cuda")
