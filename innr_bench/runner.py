@@ -109,30 +109,28 @@ class Runner:
     def run(self) -> RunSummary:
         """Compute every missing cell; write the manifest before and after."""
         with self.store.lock():
-            manifest = self.store.manifest()
-            runs = manifest.get("runs", [])
+            runs = self.store.manifest().get("runs", [])
             current: dict[str, Any] = {"started": _now(), "device": str(self.device)}
             env = environment(self.device)
-            self._write_manifest(env, [*runs, current])
-            groups = self._groups()
-            n_cells = len(groups) * (len(self.suite.compressors) + len(self.suite.attacks))
-            with self.progress.task("cells", total=n_cells, transient=False) as advance:
-                for group in groups:
-                    for compressor in self.suite.compressors:
-                        self._cell(self._compress_cell, group, compressor)
-                        advance(1, "")
-                    for attack in self.suite.attacks:
-                        self._cell(self._attack_cell, group, attack)
-                        advance(1, "")
+            cells = [(group, component, self._cell_key(group, component))
+                     for group in self._groups()
+                     for component in [*self.suite.compressors, *self.suite.attacks]]
+            keys = [key for _, _, key in cells]
+            self._write_manifest(env, [*runs, current], keys)
+            with self.progress.task("cells", total=len(cells), transient=False) as advance:
+                for group, component, key in cells:
+                    self._cell(group, component, key)
+                    advance(1, "")
             current.update(finished=_now(), computed=self.summary.computed,
                            skipped=self.summary.skipped, failed=len(self.summary.failed),
                            stage_seconds={k: round(v, 2) for k, v in self.summary.stage_seconds.items()})
-            self._write_manifest(env, [*runs, current])
+            self._write_manifest(env, [*runs, current], keys)
         return self.summary
 
-    def _write_manifest(self, env: dict[str, Any], runs: list[dict[str, Any]]) -> None:
+    def _write_manifest(self, env: dict[str, Any], runs: list[dict[str, Any]], keys: list[str]) -> None:
         self.store.write_manifest({
             "suite": self.suite.to_dict(), "environment": env, "datasets": self.datasets,
+            "cells": keys,  # reports show these; records of earlier suite versions stay on disk
             "runs": runs,
         })
 
@@ -159,9 +157,12 @@ class Runner:
                     groups.append(TargetGroup(dataset, data, target, seed, key))
         return groups
 
-    def _cell(self, compute: Any, group: TargetGroup, component: Component) -> None:
-        key = content_key({"kind": component.kind, "group": group.key, **component.to_dict(),
-                           **self._cell_inputs(group, component)})
+    def _cell_key(self, group: TargetGroup, component: Component) -> str:
+        return content_key({"kind": component.kind, "group": group.key, **component.to_dict(),
+                            **self._cell_inputs(group, component)})
+
+    def _cell(self, group: TargetGroup, component: Component, key: str) -> None:
+        compute = self._attack_cell if component.kind == "attack" else self._compress_cell
         existing = self.store.get(key)
         if existing is not None and existing.get("status") == "ok" and not self.force:
             self.summary.skipped += 1
@@ -200,6 +201,7 @@ class Runner:
     def _ensure_target(self, group: TargetGroup) -> None:
         if group.model is not None:
             return
+        torch.manual_seed(group.seed)  # the target's initialization
         model = MODELS.get(group.target.model.name)(**group.target.model.params)
         cached = None if self.force else self.cache.load("targets", group.key)
         if cached is not None:
@@ -207,8 +209,6 @@ class Runner:
             model.load_state_dict(tensors)
             group.info = meta
         else:
-            torch.manual_seed(group.seed)
-            model = MODELS.get(group.target.model.name)(**group.target.model.params)
             with self.stage("train"):
                 info = train(model, group.data, group.target.train, seed=group.seed,
                              device=self.device, progress=self.progress)

@@ -82,10 +82,12 @@ class ResultStore:
     def put(self, record: dict[str, Any]) -> None:
         atomic_write_json(self.record_path(record["key"]), record)
 
-    def records(self) -> list[dict[str, Any]]:
-        """Every readable record, sorted by key."""
+    def records(self, *, current_only: bool = True) -> list[dict[str, Any]]:
+        """Readable records sorted by key; by default only the cells of the suite's latest run."""
         paths = sorted(self.records_dir.glob("*.json")) if self.records_dir.is_dir() else []
-        return [r for r in (read_json(p) for p in paths) if r is not None]
+        records = [r for r in (read_json(p) for p in paths) if r is not None]
+        cells = self.manifest().get("cells") if current_only else None
+        return records if cells is None else [r for r in records if r.get("key") in set(cells)]
 
     def manifest(self) -> dict[str, Any]:
         return read_json(self.manifest_path) or {}

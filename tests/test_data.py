@@ -35,7 +35,7 @@ def test_synthetic_is_deterministic_and_in_pixel_range() -> None:
     a, b = synthetic(n_train=32, n_test=16), synthetic(n_train=32, n_test=16)
     assert a.sha256 == b.sha256 and torch.equal(a.train_x, b.train_x)
     assert a.train_x.shape == (32, 1, 28, 28) and a.test_y.shape == (16,)
-    assert 0.0 <= a.train_x.min() and a.train_x.max() <= 1.0
+    assert a.train_x.min() >= 0.0 and a.train_x.max() <= 1.0
 
 
 @pytest.mark.parametrize("compress", [False, True])
@@ -66,7 +66,7 @@ def test_idx_source_without_files_says_how_to_get_them(tmp_path: Path) -> None:
 
 
 def test_missing_data_dir_is_a_config_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="dataset.data_dir: .* is not a directory"):
+    with pytest.raises(ConfigError, match=r"dataset\.data_dir: .* is not a directory"):
         mnist(source="idx", data_dir=str(tmp_path / "absent"))
 
 

@@ -83,3 +83,14 @@ def test_cuda_without_cuda_is_a_config_error() -> None:
         pytest.skip("CUDA present")
     with pytest.raises(ConfigError, match="CUDA is not available"):
         resolve_device("cuda")
+
+
+def test_reports_show_only_the_current_suite_configuration(repo_root: Path, tmp_path: Path) -> None:
+    doc = yaml.safe_load((repo_root / "suites" / "smoke.yaml").read_text()) | {"seeds": [0]}
+    Runner(parse_suite(doc), out_dir=tmp_path, device="cpu").run()
+    doc["attacks"][0]["label"] = "fgsm-renamed"
+    Runner(parse_suite(doc), out_dir=tmp_path, device="cpu").run()
+    root = tmp_path / "smoke"
+    assert len(list((root / "records").glob("*.json"))) == 4  # the old attack record is kept
+    transfer_md = write_leaderboards(root)["transfer.md"].read_text()
+    assert "fgsm-renamed" in transfer_md and "fgsm[" not in transfer_md

@@ -31,9 +31,12 @@ def test_unreadable_record_is_ignored_not_used(tmp_path: Path) -> None:
 
 def test_second_runner_on_the_same_dir_gets_a_clear_error(tmp_path: Path) -> None:
     store = ResultStore(tmp_path)
-    with store.lock(), pytest.raises(ResultsLockedError, match=r"in use by pid \d+"):
-        with ResultStore(tmp_path).lock():
-            pass
+    with (
+        store.lock(),
+        pytest.raises(ResultsLockedError, match=r"in use by pid \d+"),
+        ResultStore(tmp_path).lock(),
+    ):
+        pass
 
 
 def test_tensor_cache_round_trip_and_truncation(tmp_path: Path) -> None:
