@@ -97,6 +97,7 @@ class Runner:
         self.store = ResultStore(Path(out_dir) / suite.name)
         self.summary = RunSummary(self.store.root)
         self.datasets: dict[str, dict[str, Any]] = {}
+        self._commit: str | None = None
 
     @contextlib.contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -110,8 +111,10 @@ class Runner:
         """Compute every missing cell; write the manifest before and after."""
         with self.store.lock():
             runs = self.store.manifest().get("runs", [])
-            current: dict[str, Any] = {"started": _now(), "device": str(self.device)}
             env = environment(self.device)
+            self._commit = env["git_commit"]
+            current: dict[str, Any] = {"started": _now(), "device": str(self.device),
+                                       "git_commit": env["git_commit"]}
             cells = [(group, component, self._cell_key(group, component))
                      for group in self._groups()
                      for component in [*self.suite.compressors, *self.suite.attacks]]
@@ -172,6 +175,7 @@ class Runner:
             "dataset": {"label": group.dataset.label, **self.datasets[group.dataset.label]},
             "target": group.describe(), component.kind: component.to_dict(),
             "device": str(self.device), "created": _now(),
+            "innr_bench": innr_bench.__version__, "git_commit": self._commit,
         }
         start = time.perf_counter()
         try:

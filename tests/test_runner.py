@@ -93,4 +93,4 @@ def test_reports_show_only_the_current_suite_configuration(repo_root: Path, tmp_
     root = tmp_path / "smoke"
     assert len(list((root / "records").glob("*.json"))) == 4  # the old attack record is kept
     transfer_md = write_leaderboards(root)["transfer.md"].read_text()
-    assert "fgsm-renamed" in transfer_md and "fgsm[" not in transfer_md
+    assert "under fgsm-renamed vs eps" in transfer_md and "under fgsm vs eps" not in transfer_md

@@ -1,0 +1,90 @@
+"""Block layout: one INNR query per (tensor, row, chunk) predicts a block of K weights.
+
+Every parameter tensor is viewed as rows (its first axis) of `numel / rows` values; each row is cut
+into chunks of K values (the last one zero-padded), so a 5x5 conv kernel row with K = 25 is one
+query. Query coordinates are (row, chunk, tensor), each in [-1, 1] like the seed's scheme. Each
+tensor is standardized with its own mean and std, stored as fp32 (8 bytes per tensor).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import torch
+
+
+def _axis(n: int) -> torch.Tensor:
+    return torch.linspace(-1.0, 1.0, n)
+
+
+@dataclass(frozen=True)
+class BlockLayout:
+    """Where each weight of an ordered tuple of tensors sits in the (queries, K) block matrix."""
+
+    names: tuple[str, ...]
+    shapes: tuple[tuple[int, ...], ...]
+    block: int
+
+    def rows(self, index: int) -> int:
+        shape = self.shapes[index]
+        return shape[0] if len(shape) > 1 else 1
+
+    def chunks(self, index: int) -> int:
+        return math.ceil(math.prod(self.shapes[index]) / self.rows(index) / self.block)
+
+    def coordinates(self) -> torch.Tensor:
+        """(queries, 3) coordinates: (row, chunk, tensor)."""
+        tensor_axis = _axis(len(self.shapes))
+        blocks = []
+        for i in range(len(self.shapes)):
+            r, c = torch.meshgrid(_axis(self.rows(i)), _axis(self.chunks(i)), indexing="ij")
+            t = tensor_axis[i].expand(r.numel())
+            blocks.append(torch.stack([r.reshape(-1), c.reshape(-1), t], dim=1))
+        return torch.cat(blocks)
+
+    def to_blocks(self, tensors: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(queries, K) values and a same-shaped mask that is False on padding."""
+        values, masks = [], []
+        for i, tensor in enumerate(tensors):
+            rows = tensor.reshape(self.rows(i), -1)
+            pad = self.chunks(i) * self.block - rows.shape[1]
+            values.append(torch.nn.functional.pad(rows, (0, pad)).reshape(-1, self.block))
+            mask = torch.ones_like(rows, dtype=torch.bool)
+            masks.append(torch.nn.functional.pad(mask, (0, pad)).reshape(-1, self.block))
+        return torch.cat(values), torch.cat(masks)
+
+    def from_blocks(self, blocks: torch.Tensor) -> list[torch.Tensor]:
+        """Inverse of `to_blocks`: the tensors, padding dropped."""
+        out, start = [], 0
+        for i, shape in enumerate(self.shapes):
+            n = self.rows(i) * self.chunks(i)
+            rows = blocks[start : start + n].reshape(self.rows(i), -1)
+            out.append(rows[:, : math.prod(shape) // self.rows(i)].reshape(shape))
+            start += n
+        return out
+
+
+def standardize_per_tensor(tensors: Sequence[torch.Tensor]) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """Each tensor standardized by its own mean and unbiased std; stats as a (T, 2) fp32 tensor."""
+    stats = []
+    for t in tensors:
+        flat = t.detach().float().reshape(-1)
+        std = flat.std() if flat.numel() > 1 else torch.tensor(0.0)
+        stats.append([flat.mean(), std if std > 0 else torch.tensor(1.0)])
+    stats_tensor = torch.tensor([[float(m), float(s)] for m, s in stats], dtype=torch.float32)
+    scaled = [(t.detach().float() - m) / s for t, (m, s) in zip(tensors, stats_tensor)]
+    return scaled, stats_tensor
+
+
+def unstandardize_per_tensor(tensors: Sequence[torch.Tensor], stats: torch.Tensor) -> list[torch.Tensor]:
+    return [t * s + m for t, (m, s) in zip(tensors, stats)]
+
+
+def named(layout: BlockLayout, tensors: Sequence[torch.Tensor]) -> dict[str, torch.Tensor]:
+    return dict(zip(layout.names, tensors))
+
+
+def block_layout(weights: Mapping[str, torch.Tensor], block: int) -> BlockLayout:
+    return BlockLayout(tuple(weights), tuple(tuple(w.shape) for w in weights.values()), block)
