@@ -74,6 +74,11 @@ class Component:
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "params": self.params, "label": self.label}
 
+    def key_params(self) -> dict[str, Any]:
+        """Params that identify the result: unset (None) options are left out, so adding a new
+        optional parameter to a component does not invalidate what was computed before."""
+        return {k: v for k, v in self.params.items() if v is not None}
+
 
 @dataclass(frozen=True)
 class Target:
@@ -188,6 +193,11 @@ def _expand(where: str, spec: ComponentSpec, registry: Registry[Any], source: st
             params = validate_params(entry.factory, given, where=f"{where}.params")
         except ConfigError as error:
             raise ConfigError(_prefix(str(error), source)) from None
+        if registry.kind in ("compressor", "attack"):  # cheap to build: catch cross-field errors now
+            try:
+                entry.factory(**params)
+            except ConfigError as error:
+                raise ConfigError(f"{source}: {where}.params.{error}") from None
         components.append(Component(registry.kind, entry.name, params, _label(spec, entry.name, given, axes)))
     return components
 

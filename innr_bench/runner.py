@@ -161,7 +161,8 @@ class Runner:
         return groups
 
     def _cell_key(self, group: TargetGroup, component: Component) -> str:
-        return content_key({"kind": component.kind, "group": group.key, **component.to_dict(),
+        identity = {"name": component.name, "params": component.key_params(), "label": component.label}
+        return content_key({"kind": component.kind, "group": group.key, **identity,
                             **self._cell_inputs(group, component)})
 
     def _cell(self, group: TargetGroup, component: Component, key: str) -> None:
@@ -232,7 +233,7 @@ class Runner:
 
     def _compressed_key(self, group: TargetGroup, compressor: Component) -> str:
         return content_key({"group": group.key, "name": compressor.name,
-                            "params": compressor.params, "version": innr_bench.__version__})
+                            "params": compressor.key_params(), "version": innr_bench.__version__})
 
     def _compressed(self, group: TargetGroup, compressor: Component) -> Compressed:
         """The compressed copy from the cache, or compressed now (and cached)."""

@@ -21,18 +21,19 @@ def test_identity_is_exact_and_counts_fp32_bytes() -> None:
 
 
 def test_seed_recipe_defaults_and_size() -> None:
-    innr = InnrSiren()
-    assert innr.settings == {"width": 64, "depth": 12, "w0": 1.0, "w0_initial": 100 * torch.pi,
-                             "epochs": 2000, "lr": 5e-4}
+    innr = InnrSiren(recipe="seed")
+    assert innr.settings == {"layout": "scalar", "block": 1, "width": 64, "depth": 12, "w0": 1.0,
+                             "w0_initial": 100 * torch.pi, "epochs": 2000, "lr": 5e-4,
+                             "schedule": "constant", "warmup": 0.0, "solve_every": None}
     model = seed_cnn(c=32)
-    small = InnrSiren(epochs=1).compress(model, CPU)
+    small = InnrSiren(recipe="seed", epochs=1).compress(model, CPU)
     assert small.size_bytes == 4 * 46_209 + 8
     assert round(small.size_bytes / fp32_bytes(model), 3) == 0.742
 
 
 def test_innr_fit_lowers_the_loss_and_rebuilds_from_stored_tensors(tmp_path) -> None:
     model = seed_cnn(c=2)
-    compressed = InnrSiren(width=16, depth=3, epochs=200, lr=1e-3).compress(model, CPU)
+    compressed = InnrSiren(recipe="seed", width=16, depth=3, epochs=200, lr=1e-3).compress(model, CPU)
     history = compressed.info["history"]
     assert history[-1][1] < history[0][1]
     cache = TensorCache(tmp_path)
@@ -46,7 +47,7 @@ def test_innr_fit_lowers_the_loss_and_rebuilds_from_stored_tensors(tmp_path) -> 
 
 def test_decoding_does_not_move_the_global_rng() -> None:
     model = seed_cnn(c=2)
-    compressed = InnrSiren(width=8, depth=2, epochs=1).compress(model, CPU)
+    compressed = InnrSiren(recipe="seed", width=8, depth=2, epochs=1).compress(model, CPU)
     torch.manual_seed(5)
     expected = torch.rand(3)
     torch.manual_seed(5)

@@ -33,7 +33,7 @@ class TestValidSuites:
         suite = parse_suite(VALID)
         assert suite.device == "auto"
         innr = suite.compressors[1]
-        assert innr.params["recipe"] == "seed" and innr.params["epochs"] == 2
+        assert innr.params["recipe"] == "fast" and innr.params["epochs"] == 2
         assert innr.label == "innr-siren[epochs=2]"
         assert suite.attacks[0].params == {"eps": [0.0, 0.1], "clamp": True}
 
@@ -74,7 +74,7 @@ class TestConfigErrors:
         (_with(compressors=[{"name": "innr-siren", "params": {"widht": 3}}]),
          r"compressors\[0\]\.params\.widht: 3 is invalid \(unknown key\)"),
         (_with(compressors=[{"name": "innr-siren", "params": {"recipe": "best"}}]),
-         r"compressors\[0\]\.params\.recipe: 'best' is invalid \(Input should be 'seed'\)"),
+         r"compressors\[0\]\.params\.recipe: 'best' is invalid \(Input should be 'fast' or 'seed'\)"),
         (_with(attacks=[{"name": "fgsm", "params": {"eps": [0.1, 2.0]}}]),
          r"attacks\[0\]\.params\.eps\.1: 2\.0 is invalid \(Input should be less than or equal to 1\)"),
         (_with(attacks=[{"name": "fgsm", "params": {"clamp": "sometimes"}}]),

@@ -26,9 +26,10 @@ def test_smoke_suite_end_to_end_then_resume_recomputes_nothing(smoke, tmp_path: 
     records = [json.loads(p.read_text()) for p in (root / "records").glob("*.json")]
     assert len(records) == n_cells and all(r["status"] == "ok" for r in records)
     innr = [r for r in records if r.get("compressor", {}).get("name") == "innr-siren"]
-    assert innr and all(r["size_bytes"] == 4 * r["info"]["innr_parameters"] + 8 for r in innr)
+    # fp32 INNR weights + one fp32 mean/std pair per target tensor (3 in the seed CNN)
+    assert innr and all(r["size_bytes"] == 4 * r["info"]["innr_parameters"] + 3 * 8 for r in innr)
     attack = next(r for r in records if r["kind"] == "attack")
-    assert attack["nets"] == ["original", "innr-siren-small"]
+    assert attack["nets"] == ["original", "innr-siren-small", "ptq-int4"]
     assert {row["eps"] for row in attack["transfer"]} == {0.0, 0.05, 0.1}
 
     manifest = json.loads((root / "manifest.json").read_text())
@@ -91,6 +92,6 @@ def test_reports_show_only_the_current_suite_configuration(repo_root: Path, tmp_
     doc["attacks"][0]["label"] = "fgsm-renamed"
     Runner(parse_suite(doc), out_dir=tmp_path, device="cpu").run()
     root = tmp_path / "smoke"
-    assert len(list((root / "records").glob("*.json"))) == 4  # the old attack record is kept
+    assert len(list((root / "records").glob("*.json"))) == 5  # the old attack record is kept
     transfer_md = write_leaderboards(root)["transfer.md"].read_text()
     assert "under fgsm-renamed vs eps" in transfer_md and "under fgsm vs eps" not in transfer_md
