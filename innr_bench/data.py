@@ -139,8 +139,8 @@ def _torchvision(name: str, download: bool) -> Dataset | None:
         train = cls[name](str(root), train=True, download=download)
         test = cls[name](str(root), train=False, download=download)
     except (RuntimeError, OSError) as error:
-        detail = " ".join(str(error).split())[:240]
-        logger.info("torchvision could not provide %s (offline?): %s", name, detail)
+        first_line = str(error).strip().splitlines()[0].rstrip(":") if str(error).strip() else ""
+        logger.info("torchvision could not provide %s (offline?): %s", name, first_line)
         return None
     arrays = {
         "train_x": train.data.numpy(),

@@ -19,11 +19,13 @@ _PACKAGES = ("torch", "torchvision", "numpy", "pandas", "safetensors", "pydantic
 
 
 def git_commit(directory: Path) -> str | None:
-    """HEAD commit of the repository holding `directory`, with '+dirty' when it has changes."""
+    """HEAD commit of the repository holding `directory`, '+dirty' when code (not results) changed."""
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=directory, capture_output=True,
                                 text=True, timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+        # results/ holds run outputs, not code: writing them must not mark the code dirty
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
+                                ":(top)", ":(top,exclude)results"],
                                cwd=directory, capture_output=True, text=True, timeout=10).stdout
     except (OSError, subprocess.SubprocessError):
         return None
