@@ -128,8 +128,9 @@ TRANSFER_CAPTION = (
     "Mean ± sample std over seeds."
 )
 SIZE_CAPTION = (
-    "bytes = exact bytes one must store to rebuild the weights (fp32 for `identity` and INNR "
-    "weights, plus standardization stats); ratio = bytes / fp32 bytes of the target. "
+    "bytes = exact bytes one must store to rebuild the weights (values at their stored width: "
+    "fp32 for `identity`, packed codes plus fp32 scales for quantization, INNR weights at their "
+    "storage precision plus standardization stats); ratio = bytes / fp32 bytes of the target. "
     "Δ = accuracy minus the original's, in points. agreement = fraction of test inputs where the "
     "compressed copy predicts the original's class. ★ = Pareto-optimal (no row smaller and more "
     "accurate). Mean ± sample std over seeds."
