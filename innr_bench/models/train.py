@@ -57,7 +57,7 @@ def train(
     n = len(data.train_y)
     total = config.total_steps(n)
     x_all, y_all = data.train_x.to(device), data.train_y.to(device)
-    step, epoch, loss_value, start = 0, 0, math.nan, time.perf_counter()
+    step, loss_value, start = 0, math.nan, time.perf_counter()
     with progress.task("train target", total=total) as advance:
         while step < total:
             order = torch.randperm(n, generator=generator).to(device)
@@ -72,7 +72,6 @@ def train(
                 advance(1, f"loss {loss_value:.4f}")
                 if step >= total:
                     break
-            epoch += 1
     model.eval()
     if not math.isfinite(loss_value):
         raise FloatingPointError(f"target training diverged (loss {loss_value})")

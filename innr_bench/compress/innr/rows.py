@@ -9,7 +9,7 @@ tensor is standardized with its own mean and std, stored as fp32 (8 bytes per te
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -81,10 +81,3 @@ def standardize_per_tensor(tensors: Sequence[torch.Tensor]) -> tuple[list[torch.
 def unstandardize_per_tensor(tensors: Sequence[torch.Tensor], stats: torch.Tensor) -> list[torch.Tensor]:
     return [t * s + m for t, (m, s) in zip(tensors, stats)]
 
-
-def named(layout: BlockLayout, tensors: Sequence[torch.Tensor]) -> dict[str, torch.Tensor]:
-    return dict(zip(layout.names, tensors))
-
-
-def block_layout(weights: Mapping[str, torch.Tensor], block: int) -> BlockLayout:
-    return BlockLayout(tuple(weights), tuple(tuple(w.shape) for w in weights.values()), block)
