@@ -87,7 +87,10 @@ class ResultStore:
         paths = sorted(self.records_dir.glob("*.json")) if self.records_dir.is_dir() else []
         records = [r for r in (read_json(p) for p in paths) if r is not None]
         cells = self.manifest().get("cells") if current_only else None
-        return records if cells is None else [r for r in records if r.get("key") in set(cells)]
+        if cells is None:
+            return records
+        current = set(cells)
+        return [r for r in records if r.get("key") in current]
 
     def manifest(self) -> dict[str, Any]:
         return read_json(self.manifest_path) or {}

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 import torch
 
 
-def _axis(n: int) -> torch.Tensor:
+def axis(n: int) -> torch.Tensor:
+    """n evenly spaced coordinates in [-1, 1]."""
     # linspace(-1, 1, 1) == [-1]: a size-1 axis maps to -1, as in the seed.
     return torch.linspace(-1.0, 1.0, n)
 
@@ -19,7 +20,7 @@ def tensor_coordinates(shape: Sequence[int]) -> torch.Tensor:
     """
     if not 1 <= len(shape) <= 4:
         raise ValueError(f"coordinates cover 1-D to 4-D parameters, got shape {tuple(shape)}")
-    grids = torch.meshgrid(*[_axis(n) for n in shape], indexing="ij")
+    grids = torch.meshgrid(*[axis(n) for n in shape], indexing="ij")
     coords = torch.stack([g.reshape(-1) for g in grids], dim=1)
     padding = torch.zeros(coords.shape[0], 4 - len(shape))
     return torch.cat([coords, padding], dim=1)
@@ -27,7 +28,7 @@ def tensor_coordinates(shape: Sequence[int]) -> torch.Tensor:
 
 def coordinates(shapes: Sequence[Sequence[int]]) -> torch.Tensor:
     """(total numel, 5) coordinates of an ordered tuple of parameters; layer coordinate last."""
-    layer_axis = _axis(len(shapes))
+    layer_axis = axis(len(shapes))
     blocks = []
     for index, shape in enumerate(shapes):
         per_tensor = tensor_coordinates(shape)

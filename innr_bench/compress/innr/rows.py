@@ -14,9 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
-
-def _axis(n: int) -> torch.Tensor:
-    return torch.linspace(-1.0, 1.0, n)
+from innr_bench.compress.innr.coords import axis
 
 
 @dataclass(frozen=True)
@@ -36,10 +34,10 @@ class BlockLayout:
 
     def coordinates(self) -> torch.Tensor:
         """(queries, 3) coordinates: (row, chunk, tensor)."""
-        tensor_axis = _axis(len(self.shapes))
+        tensor_axis = axis(len(self.shapes))
         blocks = []
         for i in range(len(self.shapes)):
-            r, c = torch.meshgrid(_axis(self.rows(i)), _axis(self.chunks(i)), indexing="ij")
+            r, c = torch.meshgrid(axis(self.rows(i)), axis(self.chunks(i)), indexing="ij")
             t = tensor_axis[i].expand(r.numel())
             blocks.append(torch.stack([r.reshape(-1), c.reshape(-1), t], dim=1))
         return torch.cat(blocks)
