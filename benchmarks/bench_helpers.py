@@ -6,7 +6,9 @@ import torch
 
 from innr_bench.data import Dataset
 from innr_bench.evaluate import predict
-from innr_bench.models.train import TrainConfig
+from innr_bench.models.seed_cnn import seed_cnn
+from innr_bench.models.train import TrainConfig, train
+from innr_bench.progress import Progress
 
 CPU = torch.device("cpu")
 # suites/mnist.yaml's target: seed-cnn c=32, Adam 5e-4, batch 512, 590 steps, seed 0.
@@ -15,3 +17,11 @@ SEED_TRAIN = TrainConfig(lr=5e-4, batch_size=512, epochs=5, steps=590)
 
 def accuracy(model: torch.nn.Module, data: Dataset) -> float:
     return float((predict(model, data.test_x, batch_size=1000, device=CPU) == data.test_y).float().mean())
+
+
+def train_seed_target(data: Dataset) -> torch.nn.Module:
+    """The seed-0 target of suites/mnist.yaml (same data, seed and budget, so the same weights)."""
+    torch.manual_seed(0)
+    model = seed_cnn(c=32)
+    train(model, data, SEED_TRAIN, seed=0, device=CPU, progress=Progress(enabled=False))
+    return model.eval()

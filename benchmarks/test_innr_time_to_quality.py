@@ -17,6 +17,7 @@ from bench_helpers import CPU, accuracy
 from innr_bench.compress.base import CompressContext, fp32_bytes, load_parameters
 from innr_bench.compress.innr.compressor import InnrSiren, sample
 from innr_bench.data import Dataset
+from innr_bench.models.placement import TRAINER_REVISION
 from innr_bench.progress import Progress
 
 REFERENCE = json.loads((Path(__file__).parent / "seed_reference.json").read_text())
@@ -52,6 +53,7 @@ def time_to_quality(
 
 def test_seed_vs_fast_time_to_quality(benchmark, seed_target, mnist_data) -> None:
     assert mnist_data.sha256 == REFERENCE["data_sha256"], "the reference was measured on other data"
+    assert REFERENCE["trainer_revision"] == TRAINER_REVISION, "stale reference: run measure_seed_reference.py"
     assert abs(accuracy(seed_target, mnist_data) - REFERENCE["target_accuracy"]) < 1e-9
     bar = REFERENCE["seed_final_accuracy"]
     seed = time_to_quality(seed_target, mnist_data, bar, stop=True, recipe="seed")

@@ -9,14 +9,15 @@ import torch
 from torch import nn
 
 from innr_bench.attacks.base import Attack
+from innr_bench.models.placement import place_batch, place_model
 from innr_bench.progress import Progress
 
 
 @torch.no_grad()
 def predict(model: nn.Module, x: torch.Tensor, *, batch_size: int, device: torch.device) -> torch.Tensor:
     """Predicted classes (on the CPU) for every input, in batches."""
-    model.eval().to(device)
-    return torch.cat([model(b.to(device)).argmax(1).cpu() for b in x.split(batch_size)])
+    place_model(model, device).eval()
+    return torch.cat([model(place_batch(b, device)).argmax(1).cpu() for b in x.split(batch_size)])
 
 
 def weight_errors(
@@ -58,12 +59,12 @@ def transfer_matrix(
     """
     names = list(nets)
     for net in nets.values():
-        net.eval().to(device)
+        place_model(net, device).eval()
     counts: dict[tuple[float, str, str], list[int]] = {}
     batches = list(zip(x.split(batch_size), y.split(batch_size)))
     with progress.task("attack", total=len(batches) * len(names)) as advance:
         for xb, yb in batches:
-            xb, yb = xb.to(device), yb.to(device)
+            xb, yb = place_batch(xb, device), yb.to(device)
             with torch.no_grad():
                 clean_ok = {n: nets[n](xb).argmax(1) == yb for n in names}
             for source in names:

@@ -24,6 +24,7 @@ from innr_bench.data import Dataset
 from innr_bench.env import environment
 from innr_bench.errors import ConfigError, InnrBenchError
 from innr_bench.evaluate import predict, transfer_matrix, weight_errors
+from innr_bench.models.placement import TRAINER_REVISION, place_model
 from innr_bench.models.train import train
 from innr_bench.progress import Progress
 from innr_bench.registry import ATTACKS, COMPRESSORS, DATASETS, MODELS
@@ -155,7 +156,7 @@ class Runner:
                     key = content_key({
                         "dataset": dataset.to_dict(), "data_sha256": data.sha256,
                         "model": target.model.to_dict(), "train": target.train.to_dict(),
-                        "seed": seed, "version": innr_bench.__version__,
+                        "seed": seed, "version": innr_bench.__version__, "trainer": TRAINER_REVISION,
                     })
                     groups.append(TargetGroup(dataset, data, target, seed, key))
         return groups
@@ -229,7 +230,7 @@ class Runner:
                 f"{info['accuracy']:.4f} after {info['steps']} steps ({info['epochs']} epochs) "
                 f"in {info['seconds']:.1f} s"
             )
-        group.model = model.to(self.device).eval()
+        group.model = place_model(model, self.device).eval()
 
     def _compressed_key(self, group: TargetGroup, compressor: Component) -> str:
         return content_key({"group": group.key, "name": compressor.name,

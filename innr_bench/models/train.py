@@ -15,6 +15,7 @@ from pydantic.dataclasses import dataclass
 from torch import nn
 
 from innr_bench.data import Dataset
+from innr_bench.models.placement import place_batch, place_model
 from innr_bench.progress import Progress
 
 logger = logging.getLogger(__name__)
@@ -51,12 +52,12 @@ def train(
 ) -> dict[str, Any]:
     """Train in place with Adam + cross-entropy; return steps, epochs, final loss and seconds."""
     generator = torch.Generator().manual_seed(seed)
-    model.to(device).train()
+    place_model(model, device).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     loss_fn = nn.CrossEntropyLoss()
     n = len(data.train_y)
     total = config.total_steps(n)
-    x_all, y_all = data.train_x.to(device), data.train_y.to(device)
+    x_all, y_all = place_batch(data.train_x, device), data.train_y.to(device)
     step, loss_value, start = 0, math.nan, time.perf_counter()
     with progress.task("train target", total=total) as advance:
         while step < total:
