@@ -11,7 +11,6 @@ import json
 import time
 from pathlib import Path
 
-import torch
 from bench_helpers import CPU, accuracy, train_seed_target
 
 from innr_bench import components  # noqa: F401  (registers the built-ins)
@@ -26,6 +25,7 @@ REFERENCE = Path(__file__).parent / "seed_reference.json"
 
 
 def main() -> None:
+    env = environment(CPU)  # before the long fit: the code that runs is the code at the start
     data = mnist()
     target = train_seed_target(data)
     start = time.perf_counter()
@@ -42,7 +42,7 @@ def main() -> None:
         "target_accuracy": accuracy(target, data),
         "seed_final_accuracy": accuracy(compressed.reconstruct(target), data),
         "seed_fit_seconds": round(seconds, 1),
-        "environment": environment(CPU),
+        "environment": env,
     }
     REFERENCE.write_text(json.dumps(reference, indent=2) + "\n")
     print(json.dumps({k: v for k, v in reference.items() if k != "environment"}, indent=2))
