@@ -24,7 +24,8 @@ def test_seed_recipe_defaults_and_size() -> None:
     innr = InnrSiren(recipe="seed")
     assert innr.settings == {"layout": "scalar", "block": 1, "width": 64, "depth": 12, "w0": 1.0,
                              "w0_initial": 100 * torch.pi, "epochs": 2000, "lr": 5e-4,
-                             "schedule": "constant", "warmup": 0.0, "solve_every": None}
+                             "schedule": "constant", "warmup": 0.0, "solve_every": None,
+                             "precision": "fp32"}
     model = seed_cnn(c=32)
     small = InnrSiren(recipe="seed", epochs=1).compress(model, CPU)
     assert small.size_bytes == 4 * 46_209 + 8

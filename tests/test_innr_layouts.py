@@ -57,6 +57,7 @@ def test_storage_precision_round_trip_and_bytes(precision: str) -> None:
 def test_fast_recipe_size_counts_every_stored_byte(precision: str) -> None:
     model = seed_cnn(c=4)
     compressed = InnrSiren(width=16, depth=2, epochs=5, precision=precision).compress(model, CPU)
+    assert compressed.meta["precision"] == precision
     assert compressed.size_bytes == storage.stored_bytes(compressed.tensors)
     n = compressed.info["innr_parameters"]
     per_value = {"fp32": 4, "fp16": 2, "int8": 1}[precision]
@@ -64,6 +65,14 @@ def test_fast_recipe_size_counts_every_stored_byte(precision: str) -> None:
     assert compressed.size_bytes == n * per_value + scales + 3 * 8  # + per-tensor mean/std
     rebuilt = compressed.reconstruct(model)
     assert all(torch.isfinite(p).all() for p in rebuilt.parameters())
+
+
+@pytest.mark.parametrize(("recipe", "precision", "ratio"), [("fast", "fp16", 0.624), ("seed", "fp32", 0.742)])
+def test_recipe_defaults_fit_the_size_budget(recipe: str, precision: str, ratio: float) -> None:
+    model = seed_cnn(c=32)
+    compressed = InnrSiren(recipe=recipe, epochs=1).compress(model, CPU)
+    assert compressed.meta["precision"] == precision
+    assert compressed.size_bytes / fp32_bytes(model) == pytest.approx(ratio, abs=5e-4)
 
 
 def test_fast_recipe_beats_the_seed_recipe_on_weight_error_at_equal_epochs() -> None:
