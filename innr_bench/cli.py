@@ -40,8 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = sub.add_parser("report", help="rewrite leaderboards from stored records")
     report.add_argument("results_dir", type=Path, help="a suite's results dir, e.g. results/mnist")
-    report.add_argument("--format", nargs="+", choices=("md", "csv", "tex", "html"),
-                        default=["md", "csv", "tex", "html"], help="formats to write")
+    report.add_argument("--format", nargs="+", choices=("md", "csv", "latex", "tex", "html"),
+                        default=["md", "csv", "latex", "html"],
+                        help="formats to write (latex = booktabs .tex); plots are always written")
     return parser
 
 
@@ -93,7 +94,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     if not (args.results_dir / "records").is_dir():
         raise ConfigError(f"{args.results_dir}: not a results directory (no records/ inside); "
                           "pass the directory `innr-bench run` wrote, e.g. results/mnist")
-    written = write_leaderboards(args.results_dir, tuple(args.format))
+    formats = tuple(dict.fromkeys("tex" if f == "latex" else f for f in args.format))
+    written = write_leaderboards(args.results_dir, formats)
     for path in written.values():
         print(path)
     return 0

@@ -33,6 +33,14 @@ class ComponentSpec:
 
 
 @dataclass(frozen=True, config=STRICT)
+class CompressorSpec(ComponentSpec):
+    """A compressor; `transfer: false` keeps its copies out of the attack-transfer matrices (whose
+    cost grows with the square of the number of nets)."""
+
+    transfer: bool = True
+
+
+@dataclass(frozen=True, config=STRICT)
 class TargetSpec(ComponentSpec):
     """A target model and how to train it."""
 
@@ -55,7 +63,7 @@ class SuiteSpec:
     seeds: Annotated[list[int], Field(min_length=1)]
     datasets: Annotated[list[ComponentSpec], Field(min_length=1)]
     targets: Annotated[list[TargetSpec], Field(min_length=1)]
-    compressors: Annotated[list[ComponentSpec], Field(min_length=1)]
+    compressors: Annotated[list[CompressorSpec], Field(min_length=1)]
     attacks: list[ComponentSpec] = field(default_factory=list)
     description: str = ""
     device: Literal["auto", "cpu", "cuda"] = "auto"
@@ -70,9 +78,11 @@ class Component:
     name: str
     params: dict[str, Any]  # validated, with defaults filled in
     label: str
+    transfer: bool = True  # compressors: whether the copy enters attack-transfer matrices
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "params": self.params, "label": self.label}
+        return {"name": self.name, "params": self.params, "label": self.label,
+                **({} if self.transfer else {"transfer": False})}
 
     def key_params(self) -> dict[str, Any]:
         """Params that identify the result: unset (None) options are left out, so adding a new
@@ -198,7 +208,9 @@ def _expand(where: str, spec: ComponentSpec, registry: Registry[Any], source: st
                 entry.factory(**params)
             except ConfigError as error:
                 raise ConfigError(f"{source}: {where}.params.{error}") from None
-        components.append(Component(registry.kind, entry.name, params, _label(spec, entry.name, given, axes)))
+        label = _label(spec, entry.name, given, axes)
+        components.append(Component(registry.kind, entry.name, params, label,
+                                    transfer=getattr(spec, "transfer", True)))
     return components
 
 

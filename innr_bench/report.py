@@ -10,9 +10,10 @@ from typing import Any
 import pandas as pd
 from tabulate import tabulate
 
+from innr_bench.plots import accuracy_vs_bytes
 from innr_bench.store import ResultStore, atomic_write_bytes
 
-FORMATS = ("md", "csv", "tex", "html")
+FORMATS = ("md", "csv", "tex", "html")  # `latex` on the command line writes .tex
 Section = tuple[str, pd.DataFrame]
 
 
@@ -45,19 +46,23 @@ def _pareto(sizes: list[float], accuracies: list[float]) -> list[bool]:
     ]
 
 
-def accuracy_vs_size(records: list[dict[str, Any]]) -> tuple[list[Section], pd.DataFrame]:
-    """One section per (dataset, target): a row per compressor setting, mean ± std over seeds."""
-    rows = [{
+def size_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """One row per finished compressor cell (long format: a row per seed)."""
+    return pd.DataFrame([{
         "data": data_title(r), "target": r["target"]["label"], "method": r["compressor"]["label"],
         "seed": r["seed"], "size_bytes": r["size_bytes"], "ratio": r["ratio"],
         "accuracy": r["accuracy"], "target_accuracy": r["target_accuracy"], "delta": r["delta"],
         "agreement": r["agreement"], "compress_seconds": r["compress_seconds"],
         "weight_rel_l2": r["weight_error"]["rel_l2"], "data_free": r["data_free"],
         "target_steps": r["target_train"]["steps"],
-    } for r in _ok(records, "compressor")]
-    if not rows:
+    } for r in _ok(records, "compressor")])
+
+
+def accuracy_vs_size(records: list[dict[str, Any]]) -> tuple[list[Section], pd.DataFrame]:
+    """One section per (dataset, target): a row per compressor setting, mean ± std over seeds."""
+    long = size_frame(records)
+    if long.empty:
         return [], pd.DataFrame()
-    long = pd.DataFrame(rows)
     sections = []
     summary_rows = []
     for (data, target), frame in long.groupby(["data", "target"], sort=True):
@@ -128,12 +133,16 @@ TRANSFER_CAPTION = (
     "Mean ± sample std over seeds."
 )
 SIZE_CAPTION = (
-    "bytes = exact bytes one must store to rebuild the weights (values at their stored width: "
-    "fp32 for `identity`, packed codes plus fp32 scales for quantization, INNR weights at their "
-    "storage precision plus standardization stats); ratio = bytes / fp32 bytes of the target. "
+    "bytes = exact bytes one must store to rebuild the weights, equal to the payload of the "
+    "serialized representation (values at their stored width: fp32 for `identity`; codes packed "
+    "at their bit width plus fp32 scales and packed zero points for quantization; packed indices "
+    "plus fp32 codebooks for k-means sharing; for pruning, the kept positions as a bitmap or "
+    "packed indices, whichever is smaller, plus the kept values; INNR weights at their storage "
+    "precision plus standardization stats); ratio = bytes / fp32 bytes of the target. "
     "Δ = accuracy minus the original's, in points. agreement = fraction of test inputs where the "
     "compressed copy predicts the original's class. ★ = Pareto-optimal (no row smaller and more "
-    "accurate). Mean ± sample std over seeds."
+    "accurate). data-free = the method never saw training or test images (no = fine-tuned on "
+    "the training set). Mean ± sample std over seeds."
 )
 
 
@@ -153,8 +162,10 @@ def render(sections: list[Section], fmt: str, caption: str) -> str:
     return "\n".join(parts)
 
 
-def write_leaderboards(results_dir: Path, formats: tuple[str, ...] = FORMATS) -> dict[str, Path]:
-    """Write accuracy-vs-size and transfer leaderboards under `results_dir/leaderboards`."""
+def write_leaderboards(
+    results_dir: Path, formats: tuple[str, ...] = FORMATS, plots: bool = True
+) -> dict[str, Path]:
+    """Write accuracy-vs-size and transfer leaderboards (and plots) under `results_dir/leaderboards`."""
     records = ResultStore(results_dir).records()
     out = Path(results_dir) / "leaderboards"
     written: dict[str, Path] = {}
@@ -169,4 +180,8 @@ def write_leaderboards(results_dir: Path, formats: tuple[str, ...] = FORMATS) ->
             text = summary.to_csv(index=False) if fmt == "csv" else render(sections, fmt, caption)
             atomic_write_bytes(path, text.encode())
             written[f"{name}.{fmt}"] = path
+    if plots:
+        long = size_frame(records)
+        for path in accuracy_vs_bytes(long, out) if not long.empty else []:
+            written[path.name] = path
     return written

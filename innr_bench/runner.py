@@ -243,9 +243,13 @@ class Runner:
         if cached is not None:
             tensors, meta = cached
             return Compressed(compressor.name, tensors, meta["meta"], meta["size_bytes"], meta["info"])
-        ctx = CompressContext(seed=group.seed, device=self.device, progress=self.progress)
+        instance = COMPRESSORS.get(compressor.name)(**compressor.params)
+        # only compressors that declare they use data see it
+        data = None if instance.data_free else group.data
+        ctx = CompressContext(seed=group.seed, device=self.device, progress=self.progress, data=data,
+                              train=group.target.train)
         with self.stage("compress"):
-            compressed = COMPRESSORS.get(compressor.name)(**compressor.params).compress(group.model, ctx)
+            compressed = instance.compress(group.model, ctx)
         self.cache.save("compressed", key, compressed.tensors, {
             "meta": compressed.meta, "size_bytes": compressed.size_bytes, "info": compressed.info})
         return compressed
@@ -253,7 +257,7 @@ class Runner:
     @staticmethod
     def _attacked(compressors: list[Component]) -> list[Component]:
         """Compressed copies that enter transfer matrices (identity would duplicate the original)."""
-        return [c for c in compressors if c.name != "identity"]
+        return [c for c in compressors if c.name != "identity" and c.transfer]
 
     def _predict(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
         return predict(model, x, batch_size=self.suite.eval.batch_size, device=self.device)
@@ -279,7 +283,7 @@ class Runner:
             "size_bytes": compressed.size_bytes,
             "fp32_bytes": reference,
             "ratio": compressed.size_bytes / reference,
-            "data_free": bool(COMPRESSORS.get(compressor.name).data_free),
+            "data_free": bool(COMPRESSORS.get(compressor.name)(**compressor.params).data_free),
             "compress_seconds": compressed.info.get("seconds"),
             "weight_error": errors,
             "info": compressed.info,

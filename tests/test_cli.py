@@ -49,6 +49,6 @@ def test_run_smoke_then_report(repo_root: Path, tmp_path: Path, capsys: pytest.C
     suite = repo_root / "suites" / "smoke.yaml"
     assert main(["run", str(suite), "--out", str(tmp_path), "--no-progress", "--device", "cpu"]) == 0
     out = capsys.readouterr().out
-    assert "accuracy vs size" in out and "computed 8 cells, reused 0, failed 0" in out
+    assert "accuracy vs size" in out and "computed 14 cells, reused 0, failed 0" in out
     assert main(["report", str(tmp_path / "smoke"), "--format", "md"]) == 0
     assert (tmp_path / "smoke" / "leaderboards" / "transfer.md").exists()

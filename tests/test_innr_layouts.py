@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from innr_bench.compress.base import CompressContext, fp32_bytes
+from innr_bench.compress.base import CompressContext, fp32_bytes, payload_bytes
 from innr_bench.compress.innr import storage
 from innr_bench.compress.innr.compressor import InnrSiren
 from innr_bench.compress.innr.rows import BlockLayout, standardize_per_tensor, unstandardize_per_tensor
@@ -46,7 +46,7 @@ def test_storage_precision_round_trip_and_bytes(precision: str) -> None:
     packed = storage.pack(state, precision)
     per_value = {"fp32": 4, "fp16": 2, "int8": 1}[precision]
     scales = 2 * 4 if precision == "int8" else 0
-    assert storage.stored_bytes(packed) == 40 * per_value + scales
+    assert payload_bytes(packed) == 40 * per_value + scales
     restored = storage.unpack(packed, precision)
     tolerance = {"fp32": 0.0, "fp16": 1e-2, "int8": 3e-2}[precision]
     for name, value in state.items():
@@ -58,7 +58,7 @@ def test_fast_recipe_size_counts_every_stored_byte(precision: str) -> None:
     model = seed_cnn(c=4)
     compressed = InnrSiren(width=16, depth=2, epochs=5, precision=precision).compress(model, CPU)
     assert compressed.meta["precision"] == precision
-    assert compressed.size_bytes == storage.stored_bytes(compressed.tensors)
+    assert compressed.size_bytes == payload_bytes(compressed.tensors)
     n = compressed.info["innr_parameters"]
     per_value = {"fp32": 4, "fp16": 2, "int8": 1}[precision]
     scales = 4 * 6 if precision == "int8" else 0  # 6 SIREN tensors (3 layers x weight, bias)

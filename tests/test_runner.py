@@ -29,7 +29,7 @@ def test_smoke_suite_end_to_end_then_resume_recomputes_nothing(smoke, tmp_path: 
     # fp32 INNR weights + one fp32 mean/std pair per target tensor (3 in the seed CNN)
     assert innr and all(r["size_bytes"] == 2 * r["info"]["innr_parameters"] + 3 * 8 for r in innr)  # fp16
     attack = next(r for r in records if r["kind"] == "attack")
-    assert attack["nets"] == ["original", "innr-siren-small", "ptq-int4"]
+    assert attack["nets"] == ["original", "innr-siren-small", "ptq-int4"]  # prune*: transfer false
     assert {row["eps"] for row in attack["transfer"]} == {0.0, 0.05, 0.1}
 
     manifest = json.loads((root / "manifest.json").read_text())
@@ -43,6 +43,11 @@ def test_smoke_suite_end_to_end_then_resume_recomputes_nothing(smoke, tmp_path: 
             assert written[f"{name}.{fmt}"].stat().st_size > 0
     size_md = written["accuracy-vs-size.md"].read_text()
     assert "synthetic" in size_md and "innr-siren-small" in size_md and "± " in size_md
+    by_label = {r["compressor"]["label"]: r for r in records if r["kind"] == "compressor"}
+    assert by_label["prune-ft"]["data_free"] is False and by_label["prune[sparsity=0.5]"]["data_free"]
+    assert by_label["prune-ft"]["accuracy"] > by_label["prune[sparsity=0.9]"]["accuracy"]
+    plots = [p for p in written.values() if p.suffix in (".png", ".svg")]
+    assert len(plots) == 2 and all(p.stat().st_size > 1000 for p in plots)
 
     second = Runner(smoke, out_dir=tmp_path, device="cpu").run()
     assert (second.computed, second.skipped) == (0, n_cells)
@@ -92,6 +97,7 @@ def test_reports_show_only_the_current_suite_configuration(repo_root: Path, tmp_
     doc["attacks"][0]["label"] = "fgsm-renamed"
     Runner(parse_suite(doc), out_dir=tmp_path, device="cpu").run()
     root = tmp_path / "smoke"
-    assert len(list((root / "records").glob("*.json"))) == 5  # the old attack record is kept
+    n_compressors = len(doc["compressors"]) + 1  # the prune grid has two settings
+    assert len(list((root / "records").glob("*.json"))) == n_compressors + 2  # + old attack record
     transfer_md = write_leaderboards(root)["transfer.md"].read_text()
     assert "under fgsm-renamed vs eps" in transfer_md and "under fgsm vs eps" not in transfer_md

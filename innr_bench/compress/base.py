@@ -10,16 +10,21 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
+from innr_bench.data import Dataset
+from innr_bench.models.train import TrainConfig
 from innr_bench.progress import Progress
 
 
 @dataclass(frozen=True)
 class CompressContext:
-    """What a compressor may use besides the model: its seed, device and progress display."""
+    """What a compressor may use besides the model: its seed, device and progress display, and,
+    only for compressors that declare `data_free = False`, the training data and target recipe."""
 
     seed: int
     device: torch.device
     progress: Progress
+    data: Dataset | None = None
+    train: TrainConfig | None = None
 
 
 @dataclass
@@ -58,6 +63,12 @@ class Compressor(Protocol):
 def named_weights(model: nn.Module) -> dict[str, torch.Tensor]:
     """The model's parameters in registration order, detached, on the CPU, fp32."""
     return {name: p.detach().cpu().float() for name, p in model.named_parameters()}
+
+
+def payload_bytes(tensors: Mapping[str, torch.Tensor]) -> int:
+    """Exact bytes of a set of tensors at their stored dtypes: what a container holds besides
+    its header. Every compressor stores exactly its tensors, so this is its `size_bytes`."""
+    return sum(t.numel() * t.element_size() for t in tensors.values())
 
 
 def fp32_bytes(model: nn.Module) -> int:

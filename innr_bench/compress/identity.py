@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from innr_bench.compress.base import CompressContext, Compressed, named_weights
+from innr_bench.compress.base import CompressContext, Compressed, named_weights, payload_bytes
 from innr_bench.registry import COMPRESSORS
 
 
@@ -25,9 +25,8 @@ class Identity:
     def compress(self, model: nn.Module, ctx: CompressContext) -> Compressed:
         start = time.perf_counter()
         weights = named_weights(model)
-        size = sum(4 * w.numel() for w in weights.values())
         seconds = time.perf_counter() - start
-        return Compressed("identity", weights, {}, size, {"seconds": seconds})
+        return Compressed("identity", weights, {}, payload_bytes(weights), {"seconds": seconds})
 
     @staticmethod
     def decode(tensors: Mapping[str, torch.Tensor], meta: Mapping[str, Any]) -> dict[str, torch.Tensor]:

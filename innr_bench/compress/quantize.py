@@ -1,66 +1,112 @@
-"""Post-training, weight-only, symmetric uniform quantization (data-free)."""
+"""Post-training, weight-only uniform quantization (data-free): symmetric or asymmetric (affine),
+per-channel or per-tensor, 1-16 bits, codes bit-packed at their exact width."""
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import torch
 from pydantic import Field
 from torch import nn
 
-from innr_bench.compress.base import CompressContext, Compressed, named_weights
+from innr_bench.compress.base import CompressContext, Compressed, named_weights, payload_bytes
+from innr_bench.compress.bitpack import MAX_BITS, pack_bits, unpack_bits
+from innr_bench.errors import ConfigError
 from innr_bench.registry import COMPRESSORS
 
 Granularity = Literal["per-channel", "per-tensor"]
+Scheme = Literal["symmetric", "asymmetric"]
+Bits = Annotated[int, Field(ge=1, le=MAX_BITS)]
 
 
-def quantize_tensor(
-    weight: torch.Tensor, bits: int, granularity: Granularity
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Integer codes in [-(2^(b-1)-1), 2^(b-1)-1] and fp32 scales (one per output channel or tensor)."""
-    levels = 2 ** (bits - 1) - 1
-    rows = weight.reshape(weight.shape[0], -1) if granularity == "per-channel" else weight.reshape(1, -1)
-    scales = rows.abs().amax(dim=1, keepdim=True).clamp_min(1e-12) / levels
-    codes = torch.round(rows / scales).clamp(-levels, levels).to(torch.int8)
-    return codes.reshape(weight.shape), scales.reshape(-1).float()
+@dataclass
+class Quantized:
+    """Codes in [0, 2^bits), one fp32 scale per row and, for the affine scheme, integer zero points."""
+
+    codes: torch.Tensor
+    scales: torch.Tensor
+    zero_points: torch.Tensor  # the symmetric scheme's fixed zero point is 2^(bits-1) - 1
 
 
-def dequantize_tensor(codes: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
-    rows = codes.reshape(len(scales), -1).float() * scales.reshape(-1, 1)
-    return rows.reshape(codes.shape)
+def _rows(weight: torch.Tensor, granularity: Granularity) -> torch.Tensor:
+    return weight.reshape(weight.shape[0], -1) if granularity == "per-channel" else weight.reshape(1, -1)
+
+
+def quantize_tensor(weight: torch.Tensor, bits: int, granularity: Granularity, scheme: Scheme) -> Quantized:
+    """Round `weight` to `bits`-bit codes; the error is at most half a step everywhere."""
+    rows = _rows(weight.float(), granularity)
+    if scheme == "symmetric":
+        if bits < 2:
+            raise ValueError("symmetric quantization needs at least 2 bits")
+        levels = 2 ** (bits - 1) - 1  # codes -levels..levels: zero is exact, one code unused
+        scales = rows.abs().amax(1, keepdim=True).clamp_min(1e-12) / levels
+        zero_points = torch.full_like(scales, levels)
+    else:
+        top = 2**bits - 1
+        low, high = rows.amin(1, keepdim=True).clamp_max(0), rows.amax(1, keepdim=True).clamp_min(0)
+        scales = ((high - low) / top).clamp_min(1e-12)  # the range holds zero, so it is exact
+        zero_points = torch.round(-low / scales).clamp(0, top)
+    codes = (torch.round(rows / scales) + zero_points).clamp(0, 2**bits - 1)
+    return Quantized(codes.to(torch.int64), scales.reshape(-1), zero_points.reshape(-1).to(torch.int64))
+
+
+def dequantize_tensor(q: Quantized, shape: torch.Size | list[int]) -> torch.Tensor:
+    rows = (q.codes.reshape(len(q.scales), -1) - q.zero_points.reshape(-1, 1)).float()
+    return (rows * q.scales.reshape(-1, 1)).reshape(shape)
+
+
+def pack_quantized(name: str, q: Quantized, bits: int, scheme: Scheme) -> dict[str, torch.Tensor]:
+    """The tensors one stores: packed codes, fp32 scales, packed zero points (affine only)."""
+    stored = {f"{name}.codes": pack_bits(q.codes, bits), f"{name}.scale": q.scales.float()}
+    if scheme == "asymmetric":
+        stored[f"{name}.zero_point"] = pack_bits(q.zero_points, bits)
+    return stored
+
+
+def unpack_quantized(
+    tensors: Mapping[str, torch.Tensor], name: str, shape: list[int], bits: int, scheme: Scheme
+) -> Quantized:
+    scales = tensors[f"{name}.scale"]
+    count = int(torch.Size(shape).numel())
+    codes = unpack_bits(tensors[f"{name}.codes"], bits, count)
+    if scheme == "asymmetric":
+        zero_points = unpack_bits(tensors[f"{name}.zero_point"], bits, len(scales))
+    else:
+        zero_points = torch.full((len(scales),), 2 ** (bits - 1) - 1, dtype=torch.int64)
+    return Quantized(codes, scales, zero_points)
 
 
 @COMPRESSORS.register("quantize")
 class Quantize:
-    """Post-training weight quantization: symmetric uniform, per-channel or per-tensor scales."""
+    """Post-training weight quantization: uniform, symmetric or asymmetric, per-channel or per-tensor."""
 
     data_free = True
 
     def __init__(
-        self,
-        *,
-        bits: Annotated[int, Field(ge=2, le=8)] = 8,
-        granularity: Granularity = "per-channel",
+        self, *, bits: Bits = 8, granularity: Granularity = "per-channel", scheme: Scheme = "symmetric"
     ) -> None:
-        self.bits, self.granularity = bits, granularity
+        if scheme == "symmetric" and bits < 2:
+            raise ConfigError(f"bits: {bits} is invalid for scheme 'symmetric' (it needs at least 2 "
+                              "bits; use scheme: asymmetric for 1 bit)")
+        self.bits, self.granularity, self.scheme = bits, granularity, scheme
 
     def compress(self, model: nn.Module, ctx: CompressContext) -> Compressed:
         start = time.perf_counter()
         tensors: dict[str, torch.Tensor] = {}
-        size = 0
-        for name, weight in named_weights(model).items():
-            codes, scales = quantize_tensor(weight, self.bits, self.granularity)
-            tensors[name], tensors[name + ".scale"] = codes, scales
-            # codes packed at `bits` each, fp32 scales; int8 containers in the cache are a
-            # convenience, not what one must store
-            size += math.ceil(codes.numel() * self.bits / 8) + 4 * scales.numel()
-        meta = {"bits": self.bits, "granularity": self.granularity}
-        return Compressed("quantize", tensors, meta, size, {"seconds": time.perf_counter() - start})
+        weights = named_weights(model)
+        for name, weight in weights.items():
+            q = quantize_tensor(weight, self.bits, self.granularity, self.scheme)
+            tensors |= pack_quantized(name, q, self.bits, self.scheme)
+        meta = {"bits": self.bits, "granularity": self.granularity, "scheme": self.scheme,
+                "shapes": {name: list(w.shape) for name, w in weights.items()}}
+        info = {"seconds": time.perf_counter() - start}
+        return Compressed("quantize", tensors, meta, payload_bytes(tensors), info)
 
     @staticmethod
     def decode(tensors: Mapping[str, torch.Tensor], meta: Mapping[str, Any]) -> dict[str, torch.Tensor]:
-        return {name: dequantize_tensor(codes, tensors[name + ".scale"])
-                for name, codes in tensors.items() if not name.endswith(".scale")}
+        bits, scheme = meta["bits"], meta.get("scheme", "symmetric")
+        return {name: dequantize_tensor(unpack_quantized(tensors, name, shape, bits, scheme), shape)
+                for name, shape in meta["shapes"].items()}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Annotated, Any
 
@@ -49,8 +50,11 @@ def train(
     seed: int,
     device: torch.device,
     progress: Progress,
+    after_step: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
-    """Train in place with Adam + cross-entropy; return steps, epochs, final loss and seconds."""
+    """Train in place with Adam + cross-entropy; return steps, epochs, final loss and seconds.
+
+    `after_step` runs after every optimizer step (e.g. to keep pruned weights at zero)."""
     generator = torch.Generator().manual_seed(seed)
     place_model(model, device).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
@@ -68,6 +72,8 @@ def train(
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
+                if after_step is not None:
+                    after_step()
                 step += 1
                 loss_value = loss.item()
                 advance(1, f"loss {loss_value:.4f}")

@@ -11,7 +11,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from innr_bench.compress.base import CompressContext, Compressed, named_weights
+from innr_bench.compress.base import CompressContext, Compressed, named_weights, payload_bytes
 from innr_bench.compress.innr import encoding, storage
 from innr_bench.compress.innr.fit import Checkpoint, Schedule, fit_full_batch
 from innr_bench.compress.innr.siren import Siren
@@ -111,7 +111,7 @@ class InnrSiren:
         info = {**fit, "innr_parameters": sum(p.numel() for p in siren.parameters()),
                 "seconds": time.perf_counter() - start, "settings": self.settings,
                 "precision": self.precision}
-        return Compressed("innr-siren", tensors, meta, storage.stored_bytes(tensors), info)
+        return Compressed("innr-siren", tensors, meta, payload_bytes(tensors), info)
 
     @staticmethod
     def decode(tensors: Mapping[str, torch.Tensor], meta: Mapping[str, Any]) -> dict[str, torch.Tensor]:

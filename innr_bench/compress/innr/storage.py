@@ -32,8 +32,3 @@ def unpack(tensors: Mapping[str, torch.Tensor], precision: Precision) -> dict[st
         return {k: v.float() for k, v in tensors.items()}
     return {k: v.float() * tensors[k + SCALE_SUFFIX].float() for k, v in tensors.items()
             if not k.endswith(SCALE_SUFFIX)}
-
-
-def stored_bytes(tensors: Mapping[str, torch.Tensor]) -> int:
-    """Exact payload bytes of a set of tensors at their stored dtypes."""
-    return sum(t.numel() * t.element_size() for t in tensors.values())

@@ -1,0 +1,71 @@
+"""Weight sharing: a k-means codebook of 2^bits fp32 values per tensor plus bit-packed indices
+(Deep Compression's quantization step, data-free, without retraining)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+import torch
+from pydantic import Field
+from torch import nn
+
+from innr_bench.compress.base import CompressContext, Compressed, named_weights, payload_bytes
+from innr_bench.compress.bitpack import pack_bits, unpack_bits
+from innr_bench.registry import COMPRESSORS
+
+CodebookBits = Annotated[int, Field(ge=1, le=8)]
+
+
+def kmeans_1d(values: torch.Tensor, k: int, iterations: int = 30) -> tuple[torch.Tensor, torch.Tensor]:
+    """Codebook (sorted, k entries) and each value's index. Linear initialization over the value
+    range (Han et al. found it best for weights); Lloyd iterations; an empty cluster keeps its value."""
+    values = values.reshape(-1).float()
+    k = min(k, max(1, values.numel()))
+    centroids = torch.linspace(float(values.min()), float(values.max()), k)
+    for _ in range(iterations):
+        assign = torch.bucketize(values, (centroids[1:] + centroids[:-1]) / 2)
+        sums = torch.zeros(k).index_add_(0, assign, values)
+        counts = torch.zeros(k).index_add_(0, assign, torch.ones_like(values))
+        updated = torch.where(counts > 0, sums / counts.clamp_min(1), centroids)
+        updated, _ = updated.sort()
+        if torch.equal(updated, centroids):
+            break
+        centroids = updated
+    return centroids, torch.bucketize(values, (centroids[1:] + centroids[:-1]) / 2)
+
+
+def pack_shared(name: str, values: torch.Tensor, bits: int) -> dict[str, torch.Tensor]:
+    """A tensor's values as a codebook of 2^bits fp32 entries and packed indices."""
+    codebook, index = kmeans_1d(values, 2**bits)
+    return {f"{name}.codebook": codebook, f"{name}.index": pack_bits(index, bits)}
+
+
+def unpack_shared(tensors: Mapping[str, torch.Tensor], name: str, bits: int, count: int) -> torch.Tensor:
+    return tensors[f"{name}.codebook"][unpack_bits(tensors[f"{name}.index"], bits, count)]
+
+
+@COMPRESSORS.register("kmeans")
+class KMeansSharing:
+    """Weight sharing: per-tensor k-means codebook (2^bits fp32 values) + bit-packed indices."""
+
+    data_free = True
+
+    def __init__(self, *, bits: CodebookBits = 4) -> None:
+        self.bits = bits
+
+    def compress(self, model: nn.Module, ctx: CompressContext) -> Compressed:
+        start = time.perf_counter()
+        weights = named_weights(model)
+        tensors: dict[str, torch.Tensor] = {}
+        for name, weight in weights.items():
+            tensors |= pack_shared(name, weight, self.bits)
+        meta = {"bits": self.bits, "shapes": {n: list(w.shape) for n, w in weights.items()}}
+        return Compressed("kmeans", tensors, meta, payload_bytes(tensors),
+                          {"seconds": time.perf_counter() - start})
+
+    @staticmethod
+    def decode(tensors: Mapping[str, torch.Tensor], meta: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+        return {name: unpack_shared(tensors, name, meta["bits"], torch.Size(shape).numel()).reshape(shape)
+                for name, shape in meta["shapes"].items()}
