@@ -70,6 +70,7 @@ class TargetGroup:
     key: str
     model: nn.Module | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    test_predictions: torch.Tensor | None = None  # the original's, computed once per group
 
     def describe(self) -> dict[str, Any]:
         return {"label": self.target.model.label, "name": self.target.model.name,
@@ -268,7 +269,9 @@ class Runner:
         with self.stage("evaluate"):
             rebuilt = compressed.reconstruct(group.model)
             preds = self._predict(rebuilt, group.data.test_x)
-            original_preds = self._predict(group.model, group.data.test_x)
+            if group.test_predictions is None:
+                group.test_predictions = self._predict(group.model, group.data.test_x)
+            original_preds = group.test_predictions
             errors = weight_errors(named_weights(group.model), named_weights(rebuilt))
         accuracy = float((preds == group.data.test_y).float().mean())
         reference = fp32_bytes(group.model)

@@ -54,7 +54,7 @@ class _Pruning:
         sparsity: Sparsity,
         bits: CodebookBits | None = None,  # None: kept values in fp32
         finetune_epochs: Annotated[int, Field(ge=0)] = 0,
-        finetune_lr: Annotated[float, Field(gt=0)] = 1e-4,
+        finetune_lr: Annotated[float, Field(gt=0)] | None = None,  # None: the target's own lr
     ) -> None:
         self.sparsity, self.bits = sparsity, bits
         self.finetune_epochs, self.finetune_lr = finetune_epochs, finetune_lr
@@ -68,8 +68,9 @@ class _Pruning:
         start = time.perf_counter()
         weights = named_weights(model)
         masks = self.masks(weights)
+        finetune: dict[str, Any] = {}
         if self.finetune_epochs:
-            weights = self._finetune(model, masks, ctx)
+            weights, finetune = self._finetune(model, masks, ctx)
         tensors: dict[str, torch.Tensor] = {}
         layout: dict[str, dict[str, Any]] = {}
         for name, weight in weights.items():
@@ -79,12 +80,12 @@ class _Pruning:
         total = sum(w.numel() for w in weights.values())
         meta = {"bits": self.bits, "unit": self.unit, "tensors": layout}
         info = {"seconds": time.perf_counter() - start, "sparsity": zeros / total,
-                "finetune_epochs": self.finetune_epochs}
+                "finetune_epochs": self.finetune_epochs, "finetune_steps": finetune.get("steps", 0)}
         return Compressed(self.name, tensors, meta, payload_bytes(tensors), info)
 
     def _finetune(
         self, model: nn.Module, masks: Mapping[str, torch.Tensor], ctx: CompressContext
-    ) -> dict[str, torch.Tensor]:
+    ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         if ctx.data is None:
             raise ConfigError(f"{self.name}: finetune_epochs needs training data, which this run does "
                               "not provide")
@@ -97,11 +98,12 @@ class _Pruning:
                     params[name].mul_(mask.to(params[name].device, params[name].dtype))
 
         apply_masks()
-        batch_size = ctx.train.batch_size if ctx.train else 512
-        config = TrainConfig(lr=self.finetune_lr, batch_size=batch_size, epochs=self.finetune_epochs)
-        train(model, ctx.data, config, seed=ctx.seed, device=ctx.device, progress=ctx.progress,
-              after_step=apply_masks)
-        return named_weights(model)
+        recipe = ctx.train or TrainConfig()
+        config = TrainConfig(lr=self.finetune_lr or recipe.lr, batch_size=recipe.batch_size,
+                             epochs=self.finetune_epochs, weight_decay=recipe.weight_decay)
+        info = train(model, ctx.data, config, seed=ctx.seed, device=ctx.device, progress=ctx.progress,
+                     after_step=apply_masks)
+        return named_weights(model), info
 
     def _store(
         self, name: str, weight: torch.Tensor, mask: torch.Tensor | None
