@@ -16,6 +16,7 @@ from pydantic.dataclasses import dataclass
 import innr_bench.components  # noqa: F401  (registers the built-in components)
 from innr_bench.errors import ConfigError, UnknownComponentError
 from innr_bench.models.train import TrainConfig
+from innr_bench.numerics import NumericsConfig
 from innr_bench.params import format_validation_error, validate_params
 from innr_bench.registry import ATTACKS, COMPRESSORS, DATASETS, MODELS, Registry
 
@@ -68,6 +69,7 @@ class SuiteSpec:
     description: str = ""
     device: Literal["auto", "cpu", "cuda"] = "auto"
     eval: EvalConfig = field(default_factory=EvalConfig)
+    numerics: NumericsConfig = field(default_factory=NumericsConfig)
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,7 @@ class Suite:
     compressors: list[Component]
     attacks: list[Component]
     eval: EvalConfig
+    numerics: NumericsConfig = NumericsConfig()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form stored next to results."""
@@ -122,7 +125,7 @@ class Suite:
             "targets": [{**t.model.to_dict(), "train": t.train.to_dict()} for t in self.targets],
             "compressors": [c.to_dict() for c in self.compressors],
             "attacks": [c.to_dict() for c in self.attacks],
-            "eval": asdict(self.eval),
+            "eval": asdict(self.eval), "numerics": asdict(self.numerics),
         }, default=str))
 
 
@@ -166,6 +169,7 @@ def parse_suite(raw: Any, *, source: str = "<suite>") -> Suite:
         compressors=_expand_all("compressors", spec.compressors, COMPRESSORS, source),
         attacks=_expand_all("attacks", spec.attacks, ATTACKS, source),
         eval=spec.eval,
+        numerics=spec.numerics,
     )
 
 

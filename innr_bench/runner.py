@@ -26,6 +26,7 @@ from innr_bench.errors import ConfigError, InnrBenchError
 from innr_bench.evaluate import predict, transfer_matrix, weight_errors
 from innr_bench.models.placement import TRAINER_REVISION, place_model
 from innr_bench.models.train import train
+from innr_bench.numerics import effective, tf32_scope
 from innr_bench.progress import Progress
 from innr_bench.registry import ATTACKS, COMPRESSORS, DATASETS, MODELS
 from innr_bench.store import ResultStore, content_key
@@ -93,6 +94,7 @@ class Runner:
     ) -> None:
         self.suite = suite
         self.device = resolve_device(device or suite.device)
+        self.numerics = effective(suite.numerics, self.device)
         self.force = force
         self.progress = progress or Progress(enabled=False)
         self.cache = cache or TensorCache()
@@ -111,12 +113,16 @@ class Runner:
 
     def run(self) -> RunSummary:
         """Compute every missing cell; write the manifest before and after."""
-        with self.store.lock():
+        requested = self.numerics["requested"]
+        if any(requested.values()) and self.device.type != "cuda":
+            self.progress.print(f"NOTE: numerics {requested} apply on CUDA only; running in fp32 on "
+                                f"{self.device}")
+        with self.store.lock(), tf32_scope(self.numerics["tf32"]):
             runs = self.store.manifest().get("runs", [])
             env = environment(self.device)
             self._commit = env["git_commit"]
             current: dict[str, Any] = {"started": _now(), "device": str(self.device),
-                                       "git_commit": env["git_commit"]}
+                                       "git_commit": env["git_commit"], "numerics": self.numerics}
             cells = [(group, component, self._cell_key(group, component))
                      for group in self._groups()
                      for component in [*self.suite.compressors, *self.suite.attacks]]
@@ -158,9 +164,14 @@ class Runner:
                         "dataset": dataset.to_dict(), "data_sha256": data.sha256,
                         "model": target.model.to_dict(), "train": target.train.to_dict(),
                         "seed": seed, "version": innr_bench.__version__, "trainer": TRAINER_REVISION,
+                        # reduced precision changes every number; fp32 keys stay as they were
+                        **({"numerics": self._reduced_precision()} if self._reduced_precision() else {}),
                     })
                     groups.append(TargetGroup(dataset, data, target, seed, key))
         return groups
+
+    def _reduced_precision(self) -> dict[str, bool]:
+        return {k: True for k in ("tf32", "amp") if self.numerics[k]}
 
     def _cell_key(self, group: TargetGroup, component: Component) -> str:
         identity = {"name": component.name, "params": component.key_params(), "label": component.label}
@@ -177,7 +188,7 @@ class Runner:
             "key": key, "kind": component.kind, "suite": self.suite.name, "seed": group.seed,
             "dataset": {"label": group.dataset.label, **self.datasets[group.dataset.label]},
             "target": group.describe(), component.kind: component.to_dict(),
-            "device": str(self.device), "created": _now(),
+            "device": str(self.device), "numerics": self.numerics, "created": _now(),
             "innr_bench": innr_bench.__version__, "git_commit": self._commit,
         }
         start = time.perf_counter()
@@ -218,7 +229,7 @@ class Runner:
         else:
             with self.stage("train"):
                 info = train(model, group.data, group.target.train, seed=group.seed,
-                             device=self.device, progress=self.progress)
+                             device=self.device, progress=self.progress, amp=self.numerics["amp"])
             with self.stage("evaluate"):
                 preds = self._predict(model, group.data.test_x)
             info["accuracy"] = float((preds == group.data.test_y).float().mean())
@@ -248,7 +259,7 @@ class Runner:
         # only compressors that declare they use data see it
         data = None if instance.data_free else group.data
         ctx = CompressContext(seed=group.seed, device=self.device, progress=self.progress, data=data,
-                              train=group.target.train)
+                              train=group.target.train, amp=self.numerics["amp"])
         with self.stage("compress"):
             compressed = instance.compress(group.model, ctx)
         self.cache.save("compressed", key, compressed.tensors, {

@@ -25,6 +25,7 @@ class CompressContext:
     progress: Progress
     data: Dataset | None = None
     train: TrainConfig | None = None
+    amp: bool = False  # bf16 autocast for fits (CUDA only)
 
 
 @dataclass

@@ -17,6 +17,7 @@ from torch import nn
 
 from innr_bench.data import Dataset
 from innr_bench.models.placement import place_batch, place_model
+from innr_bench.numerics import autocast
 from innr_bench.progress import Progress
 
 logger = logging.getLogger(__name__)
@@ -51,10 +52,12 @@ def train(
     device: torch.device,
     progress: Progress,
     after_step: Callable[[], None] | None = None,
+    amp: bool = False,
 ) -> dict[str, Any]:
     """Train in place with Adam + cross-entropy; return steps, epochs, final loss and seconds.
 
-    `after_step` runs after every optimizer step (e.g. to keep pruned weights at zero)."""
+    `after_step` runs after every optimizer step (e.g. to keep pruned weights at zero); `amp`
+    runs forward passes under bf16 autocast on CUDA."""
     generator = torch.Generator().manual_seed(seed)
     place_model(model, device).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
@@ -68,7 +71,8 @@ def train(
             order = torch.randperm(n, generator=generator).to(device)
             for begin in range(0, n, config.batch_size):
                 index = order[begin : begin + config.batch_size]
-                loss = loss_fn(model(x_all[index]), y_all[index])
+                with autocast(device, amp):
+                    loss = loss_fn(model(x_all[index]), y_all[index])
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()

@@ -104,7 +104,7 @@ class InnrSiren:
             device=ctx.device, progress=ctx.progress, mask=data.mask,
             schedule=self.settings["schedule"], warmup=self.settings["warmup"],
             solve_every=self.settings["solve_every"], checkpoint=checkpoint,
-            checkpoint_every=checkpoint_every,
+            checkpoint_every=checkpoint_every, amp=ctx.amp,
         )
         tensors = {f"siren.{k}": v for k, v in storage.pack(siren.state_dict(), self.precision).items()}
         tensors["stats"] = data.stats

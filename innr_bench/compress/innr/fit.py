@@ -10,6 +10,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
+from innr_bench.numerics import autocast
 from innr_bench.progress import Progress
 
 HISTORY_EVERY = 25  # epochs between stored loss values (and checkpoint callbacks)
@@ -33,14 +34,16 @@ def fit_full_batch(
     solve_every: int | None = None,
     checkpoint: Checkpoint | None = None,
     checkpoint_every: int = HISTORY_EVERY,
+    amp: bool = False,
 ) -> dict[str, Any]:
     """Adam on MSE over every coordinate each step, no shuffling (the seed's recipe).
 
     `mask` excludes padded targets from the loss; `schedule` "one-cycle" warms the learning rate
     up to `lr` over the first `warmup` fraction of epochs and anneals it. `solve_every` = k sets
     the output layer to its least-squares optimum before training, every k epochs and after
-    the last (0: before and after only). Returns final loss, a loss history and fit seconds (checkpoint
-    callbacks not counted); raises FloatingPointError on NaN/inf.
+    the last (0: before and after only). `amp`: forward passes under bf16 autocast on CUDA
+    (the loss and least-squares solves stay fp32). Returns final loss, a loss history and fit
+    seconds (checkpoint callbacks not counted); raises FloatingPointError on NaN/inf.
     """
     net.to(device).train()
     x, y = coords.to(device), targets.to(device).reshape(len(coords), -1)
@@ -58,7 +61,9 @@ def fit_full_batch(
     with progress.task("fit INNR", total=epochs) as advance:
         for epoch in range(1, epochs + 1):
             start = time.perf_counter()
-            out = net(x)
+            with autocast(x.device, amp):
+                out = net(x)
+            out = out.float()
             if weight is None:
                 loss = nn.functional.mse_loss(out, y)
             else:
