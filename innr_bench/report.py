@@ -54,7 +54,7 @@ def size_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
         "accuracy": r["accuracy"], "target_accuracy": r["target_accuracy"], "delta": r["delta"],
         "agreement": r["agreement"], "compress_seconds": r["compress_seconds"],
         "weight_rel_l2": r["weight_error"]["rel_l2"], "data_free": r["data_free"],
-        "target_steps": r["target_train"]["steps"],
+        "target_steps": r["target_train"]["steps"], "storage": r["info"].get("storage", ""),
     } for r in _ok(records, "compressor")])
 
 
@@ -79,6 +79,7 @@ def accuracy_vs_size(records: list[dict[str, Any]]) -> tuple[list[Section], pd.D
                 "weight rel. L2": mean_std(runs["weight_rel_l2"], 1, 4),
                 "compress s": round(float(runs["compress_seconds"].mean()), 1),
                 "data-free": "yes" if runs["data_free"].all() else "no",
+                "storage": " / ".join(dict.fromkeys(runs["storage"])),
                 "seeds": len(runs),
                 "_acc": float(runs["accuracy"].mean()),
             })
@@ -141,7 +142,8 @@ SIZE_CAPTION = (
     "precision plus standardization stats); ratio = bytes / fp32 bytes of the target. "
     "Δ = accuracy minus the original's, in points. agreement = fraction of test inputs where the "
     "compressed copy predicts the original's class. ★ = Pareto-optimal (no row smaller and more "
-    "accurate). data-free = the method never saw training or test images (no = fine-tuned on "
+    "accurate). storage = what is stored (for pruning: whether the kept positions are a bitmap or "
+    "packed indices). data-free = the method never saw training or test images (no = fine-tuned on "
     "the training set). Mean ± sample std over seeds."
 )
 

@@ -103,3 +103,12 @@ def test_finetuning_uses_data_keeps_the_mask_and_is_not_data_free() -> None:
 def test_bad_pruning_settings_are_config_errors(params: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         parse_suite(BASE | {"compressors": [{"name": "prune-global", "params": params}]})
+
+
+def test_storage_says_which_mask_format_each_tensor_uses() -> None:
+    model = _model()
+    dense_ish = GlobalMagnitudePruning(sparsity=0.5).compress(model, CPU)
+    sparse = GlobalMagnitudePruning(sparsity=0.99, bits=2).compress(model, CPU)
+    assert dense_ish.info["storage"] == "bitmap + fp32 values"
+    assert set(dense_ish.info["mask_formats"].values()) == {"bitmap"}
+    assert sparse.info["storage"].startswith("indices") and "2-bit k-means values" in sparse.info["storage"]

@@ -26,7 +26,8 @@ class Identity:
         start = time.perf_counter()
         weights = named_weights(model)
         seconds = time.perf_counter() - start
-        return Compressed("identity", weights, {}, payload_bytes(weights), {"seconds": seconds})
+        return Compressed("identity", weights, {}, payload_bytes(weights),
+                          {"seconds": seconds, "storage": "fp32 values"})
 
     @staticmethod
     def decode(tensors: Mapping[str, torch.Tensor], meta: Mapping[str, Any]) -> dict[str, torch.Tensor]:

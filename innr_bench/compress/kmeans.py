@@ -63,7 +63,8 @@ class KMeansSharing:
             tensors |= pack_shared(name, weight, self.bits)
         meta = {"bits": self.bits, "shapes": {n: list(w.shape) for n, w in weights.items()}}
         return Compressed("kmeans", tensors, meta, payload_bytes(tensors),
-                          {"seconds": time.perf_counter() - start})
+                          {"seconds": time.perf_counter() - start,
+                           "storage": f"{self.bits}-bit indices + fp32 codebook per tensor"})
 
     @staticmethod
     def decode(tensors: Mapping[str, torch.Tensor], meta: Mapping[str, Any]) -> dict[str, torch.Tensor]:

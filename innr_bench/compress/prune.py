@@ -79,7 +79,11 @@ class _Pruning:
         zeros = sum(int((~m).sum()) for m in masks.values())
         total = sum(w.numel() for w in weights.values())
         meta = {"bits": self.bits, "unit": self.unit, "tensors": layout}
+        formats = sorted({t["mask"] for t in layout.values()} - {"dense"}) or ["dense"]
+        values = "fp32 values" if self.bits is None else f"{self.bits}-bit k-means values"
         info = {"seconds": time.perf_counter() - start, "sparsity": zeros / total,
+                "storage": f"{' + '.join(formats)} + {values}",
+                "mask_formats": {name: t["mask"] for name, t in layout.items()},
                 "finetune_epochs": self.finetune_epochs, "finetune_steps": finetune.get("steps", 0)}
         return Compressed(self.name, tensors, meta, payload_bytes(tensors), info)
 

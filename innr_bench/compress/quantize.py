@@ -102,7 +102,9 @@ class Quantize:
             tensors |= pack_quantized(name, q, self.bits, self.scheme)
         meta = {"bits": self.bits, "granularity": self.granularity, "scheme": self.scheme,
                 "shapes": {name: list(w.shape) for name, w in weights.items()}}
-        info = {"seconds": time.perf_counter() - start}
+        zero_points = f" + {self.bits}-bit zero points" if self.scheme == "asymmetric" else ""
+        info = {"seconds": time.perf_counter() - start,
+                "storage": f"{self.bits}-bit codes + fp32 scales{zero_points} ({self.granularity})"}
         return Compressed("quantize", tensors, meta, payload_bytes(tensors), info)
 
     @staticmethod

@@ -110,6 +110,8 @@ class InnrSiren:
         tensors["stats"] = data.stats
         info = {**fit, "innr_parameters": sum(p.numel() for p in siren.parameters()),
                 "seconds": time.perf_counter() - start, "settings": self.settings,
+                "storage": f"SIREN {self.settings['width']}x{self.settings['depth']} {self.precision} "
+                           "+ per-tensor mean/std",
                 "precision": self.precision}
         return Compressed("innr-siren", tensors, meta, payload_bytes(tensors), info)
 
