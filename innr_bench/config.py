@@ -14,7 +14,7 @@ from pydantic import Field
 from pydantic.dataclasses import dataclass
 
 import innr_bench.components  # noqa: F401  (registers the built-in components)
-from innr_bench.errors import ConfigError, UnknownComponentError
+from innr_bench.errors import ConfigError, MissingExtraError, UnknownComponentError
 from innr_bench.models.train import TrainConfig
 from innr_bench.numerics import NumericsConfig
 from innr_bench.params import format_validation_error, validate_params
@@ -212,6 +212,8 @@ def _expand(where: str, spec: ComponentSpec, registry: Registry[Any], source: st
                 entry.factory(**params)
             except ConfigError as error:
                 raise ConfigError(f"{source}: {where}.params.{error}") from None
+            except MissingExtraError as error:
+                raise MissingExtraError(f"{source}: {where}: {error}") from None
         label = _label(spec, entry.name, given, axes)
         components.append(Component(registry.kind, entry.name, params, label,
                                     transfer=getattr(spec, "transfer", True)))

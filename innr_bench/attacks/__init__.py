@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from innr_bench.attacks import fgsm
+from innr_bench.attacks import external, fgsm, pgd
 from innr_bench.attacks.base import Attack
 
-__all__ = ["Attack", "fgsm"]
+__all__ = ["Attack", "external", "fgsm", "pgd"]

@@ -1,0 +1,92 @@
+"""Projected gradient descent in the L-inf ball (Madry et al. 2018), torch only; untargeted or
+targeted (a random other class, or the source net's least-likely class)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, Literal
+
+import torch
+from pydantic import Field
+from torch import nn
+
+from innr_bench.attacks.fgsm import Epsilon
+from innr_bench.registry import ATTACKS
+
+TargetMode = Literal["none", "random", "least-likely"]
+
+
+def attack_targets(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, mode: TargetMode, generator: torch.Generator
+) -> torch.Tensor | None:
+    """Target classes: none, a uniformly random class other than y, or the class the model
+    finds least likely on the clean input."""
+    if mode == "none":
+        return None
+    with torch.no_grad():
+        logits = model(x)
+    if mode == "least-likely":
+        return logits.argmin(1)
+    classes = logits.shape[1]
+    offsets = torch.randint(1, classes, (len(y),), generator=generator).to(y.device)
+    return (y + offsets) % classes
+
+
+def pgd(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    eps: float,
+    steps: int,
+    step_size: float,
+    start: torch.Tensor | None,
+    target: torch.Tensor | None,
+    clamp: bool,
+) -> torch.Tensor:
+    """Iterated signed-gradient steps projected onto ||x' - x||_inf <= eps (and [0, 1] if `clamp`).
+    Untargeted: ascend the loss of the true class; targeted: descend the loss of `target`."""
+    if eps == 0:
+        return x.detach().clone()
+    adv = x.detach() + (start if start is not None else 0.0)
+    for _ in range(steps):
+        adv = (adv.clamp(0.0, 1.0) if clamp else adv).detach().requires_grad_(True)
+        logits = model(adv)
+        loss = nn.functional.cross_entropy(logits, y if target is None else target)
+        (grad,) = torch.autograd.grad(loss, adv)
+        direction = grad.sign() if target is None else -grad.sign()
+        adv = x + (adv.detach() + step_size * direction - x).clamp(-eps, eps)
+    return (adv.clamp(0.0, 1.0) if clamp else adv).detach()
+
+
+@ATTACKS.register("pgd")
+class PGD:
+    """L-inf PGD over a list of eps (pixel units): steps, step size, random start, target mode."""
+
+    def __init__(
+        self,
+        *,
+        eps: Annotated[list[Epsilon], Field(min_length=1)] = [0.0, 0.0924],  # noqa: B006 (pydantic copies)
+        steps: Annotated[int, Field(gt=0, le=10_000)] = 10,
+        step_size: Annotated[float, Field(gt=0)] | None = None,  # None: 2.5 * eps / steps
+        random_start: bool = True,
+        target: TargetMode = "none",
+        clamp: bool = True,
+        seed: int = 0,  # random starts and random targets
+    ) -> None:
+        self.eps, self.steps, self.step_size = list(eps), steps, step_size
+        self.random_start, self.target, self.clamp, self.seed = random_start, target, clamp, seed
+
+    def perturb(
+        self, model: nn.Module, x: torch.Tensor, y: torch.Tensor
+    ) -> Iterator[tuple[float, torch.Tensor]]:
+        # A fresh generator per call: every source net gets the same targets and starts for the
+        # same batch, so transfer compares like with like.
+        generator = torch.Generator().manual_seed(self.seed)
+        target = attack_targets(model, x, y, self.target, generator)
+        noise = torch.rand(x.shape, generator=generator).to(x.device) * 2 - 1
+        for eps in self.eps:
+            step = self.step_size if self.step_size is not None else 2.5 * eps / self.steps
+            start = noise * eps if self.random_start else None
+            yield eps, pgd(model, x, y, eps=eps, steps=self.steps, step_size=step, start=start,
+                           target=target, clamp=self.clamp)
