@@ -54,6 +54,9 @@ class EvalConfig:
 
     batch_size: Annotated[int, Field(gt=0)] = 1000
     attack_limit: Annotated[int, Field(gt=0)] | None = None  # attack the first N test inputs; None: all
+    # An independently trained copy of the target enters every transfer matrix as "control":
+    # the target of the next seed in `seeds` (one extra target is trained for a one-seed suite).
+    control: bool = True
 
 
 @dataclass(frozen=True, config=STRICT)
@@ -182,6 +185,10 @@ def _expand_all(
 ) -> list[Component]:
     components = [c for i, s in enumerate(specs) for c in _expand(f"{key}[{i}]", s, registry, source)]
     labels = [c.label for c in components]
+    reserved = sorted({"original", "control"} & set(labels)) if key == "compressors" else []
+    if reserved:
+        raise ConfigError(f"{source}: {key}: label {reserved[0]!r} is reserved for the nets every "
+                          "transfer matrix holds; choose another `label`")
     duplicates = sorted({label for label in labels if labels.count(label) > 1})
     if duplicates:
         raise ConfigError(

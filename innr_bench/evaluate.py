@@ -55,7 +55,8 @@ def transfer_matrix(
     One row per (eps, source, target) with counts, so rates can be pooled over seeds:
     `correct` (target right on the source's adversarials), `n`, and for the conditional transfer
     rate `cond_n` (both nets right on the clean input and the source fooled by its adversarial)
-    and `cond_transferred` (of those, the target fooled too). Inputs are processed in batches.
+    and `cond_transferred` (of those, the target fooled too); `relative_transfer` = the target's
+    attack success (1 - accuracy) over the source's white-box success. Inputs go in batches.
     """
     names = list(nets)
     for net in nets.values():
@@ -79,9 +80,13 @@ def transfer_matrix(
                         row[2] += int(cond.sum())
                         row[3] += int((cond & fooled[target]).sum())
                 advance(1, source)
+    def relative(eps: float, source: str, target_correct: int, n: int) -> float | None:
+        white_box_success = 1 - counts[(eps, source, source)][0] / n
+        return (1 - target_correct / n) / white_box_success if white_box_success > 0 else None
+
     return [
         {"eps": eps, "source": s, "target": t, "correct": c, "n": n, "cond_n": cn,
          "cond_transferred": ct, "accuracy": c / n,
-         "transfer_rate": ct / cn if cn else None}
+         "transfer_rate": ct / cn if cn else None, "relative_transfer": relative(eps, s, c, n)}
         for (eps, s, t), (c, n, cn, ct) in counts.items()
     ]

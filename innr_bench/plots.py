@@ -73,12 +73,93 @@ def accuracy_vs_bytes(long: pd.DataFrame, out_dir: Path) -> list[Path]:
                    frameon=False)
         fig.text(0.5, 0.905, data, fontsize=7, color="dimgray", ha="center")
         fig.tight_layout(rect=(0, 0.1, 1, 0.93))
-        stem = out_dir / f"accuracy-vs-bytes-{slug(target)}-{slug(data.split(' [')[0])}"
-        for suffix in (".png", ".svg"):
-            buffer = io.BytesIO()
-            # no timestamps in the files, so an unchanged result gives an unchanged file
-            fig.savefig(buffer, format=suffix[1:], metadata={"Date": None} if suffix == ".svg" else {})
-            atomic_write_bytes(stem.with_suffix(suffix), buffer.getvalue())
-            written.append(stem.with_suffix(suffix))
-        plt.close(fig)
+        written += _save(fig, out_dir / f"accuracy-vs-bytes-{slug(target)}-{slug(data.split(' [')[0])}")
+    return written
+
+
+def _save(fig: Any, stem: Path) -> list[Path]:
+    paths = []
+    for suffix in (".png", ".svg"):
+        buffer = io.BytesIO()
+        # no timestamps in the files, so an unchanged result gives an unchanged file
+        fig.savefig(buffer, format=suffix[1:], metadata={"Date": None} if suffix == ".svg" else {})
+        atomic_write_bytes(stem.with_suffix(suffix), buffer.getvalue())
+        paths.append(stem.with_suffix(suffix))
+    plt.close(fig)
+    return paths
+
+
+HEATMAP_METRICS = {"accuracy": "accuracy % under attack", "transfer_rate": "conditional transfer rate %"}
+
+
+def transfer_heatmaps(long: pd.DataFrame, out_dir: Path) -> list[Path]:
+    """Per (data, target, attack, metric): one heatmap per eps > 0 of source (rows) x evaluated
+    net (columns), mean over seeds, annotated in %."""
+    written: list[Path] = []
+    for (data, model, attack), frame in long.groupby(["data", "target_model", "attack"], sort=True):
+        order = list(dict.fromkeys(frame["source"]))
+        epsilons = sorted(e for e in frame["eps"].unique() if e > 0)
+        if not epsilons:
+            continue
+        for metric, title in HEATMAP_METRICS.items():
+            means = frame.groupby(["eps", "source", "target"])[metric].mean()
+            cols = min(4, len(epsilons))
+            rows = -(-len(epsilons) // cols)
+            size = 0.55 * len(order) + 1.2
+            fig, axes = plt.subplots(rows, cols, figsize=(cols * size + 1, rows * size + 1.0), dpi=110,
+                                     squeeze=False)
+            for ax in axes.flat[len(epsilons):]:
+                ax.axis("off")
+            image = None
+            for ax, eps in zip(axes.flat, epsilons):
+                grid = means.loc[eps].unstack("target").reindex(index=order, columns=order) * 100
+                image = ax.imshow(grid.to_numpy(dtype=float), vmin=0, vmax=100, cmap="viridis")
+                for i in range(len(order)):
+                    for j in range(len(order)):
+                        value = grid.iat[i, j]
+                        if pd.notna(value):
+                            ax.text(j, i, f"{value:.0f}", ha="center", va="center", fontsize=7,
+                                    color="white" if value < 60 else "black")
+                ax.set_xticks(range(len(order)), order, rotation=45, ha="right", fontsize=7)
+                ax.set_yticks(range(len(order)), order, fontsize=7)
+                ax.set_title(f"eps = {eps:g}", fontsize=9)
+            axes[0][0].set_ylabel("crafted on", fontsize=8)
+            fig.suptitle(f"{title}, {attack}: {model} on {data.split(' [')[0]}\nrows: crafted on, "
+                         "columns: evaluated on; mean over seeds", fontsize=9)
+            fig.tight_layout(rect=(0, 0, 0.93, 0.92))
+            if image is not None:
+                fig.colorbar(image, ax=list(axes.flat), fraction=0.02, pad=0.02)
+            where = f"{slug(attack)}-{slug(model)}-{slug(data.split(' [')[0])}"
+            written += _save(fig, out_dir / f"transfer-{slug(metric)}-{where}")
+    return written
+
+
+def accuracy_vs_eps(long: pd.DataFrame, out_dir: Path) -> list[Path]:
+    """Per (data, target, attack): one panel per source net, a line per evaluated net, accuracy
+    under attack vs eps with error bars = sample std over seeds."""
+    written: list[Path] = []
+    for (data, model, attack), frame in long.groupby(["data", "target_model", "attack"], sort=True):
+        sources = list(dict.fromkeys(frame["source"]))
+        fig, axes = plt.subplots(1, len(sources), figsize=(3.6 * len(sources), 3.8), dpi=110,
+                                 sharey=True, squeeze=False)
+        for ax, source in zip(axes[0], sources):
+            stats = (frame[frame["source"] == source].groupby(["target", "eps"], sort=False)["accuracy"]
+                     .agg(["mean", "std"]).fillna(0.0) * 100)
+            for target in dict.fromkeys(frame["target"]):
+                curve = stats.loc[target].sort_index()
+                ax.errorbar(curve.index, curve["mean"], yerr=curve["std"], marker="o", markersize=3,
+                            capsize=2, linewidth=1.2, label=target,
+                            linestyle="-" if target == source else "--")
+            ax.set_title(f"crafted on {source}", fontsize=9)
+            ax.set_xlabel("eps (pixels)")
+            ax.grid(True, alpha=0.3)
+        axes[0][0].set_ylabel("accuracy % under attack")
+        handles, labels = axes[0][0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="lower center", ncol=min(6, len(labels)), fontsize=8,
+                   frameon=False, title="evaluated on (solid: white-box)", title_fontsize=8)
+        fig.suptitle(f"{attack} transfer, {model} on {data.split(' [')[0]} (mean ± std over seeds)",
+                     fontsize=10)
+        fig.tight_layout(rect=(0, 0.14, 1, 0.95))
+        stem = out_dir / f"accuracy-vs-eps-{slug(attack)}-{slug(model)}-{slug(data.split(' [')[0])}"
+        written += _save(fig, stem)
     return written

@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 from tabulate import tabulate
 
-from innr_bench.plots import accuracy_vs_bytes
+from innr_bench.plots import accuracy_vs_bytes, accuracy_vs_eps, transfer_heatmaps
 from innr_bench.store import ResultStore, atomic_write_bytes
 
 FORMATS = ("md", "csv", "tex", "html")  # `latex` on the command line writes .tex
@@ -94,20 +94,29 @@ def accuracy_vs_size(records: list[dict[str, Any]]) -> tuple[list[Section], pd.D
     return sections, pd.concat(summary_rows, ignore_index=True)
 
 
-def transfer(records: list[dict[str, Any]]) -> tuple[list[Section], pd.DataFrame]:
-    """Per (dataset, target, attack, eps): source x target matrices of accuracy and transfer rate."""
-    rows = [{
+def transfer_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """One row per (attack record, eps, source net, evaluated net): long format, a row per seed."""
+    frame = pd.DataFrame([{
         "data": data_title(r), "target_model": r["target"]["label"],
         "attack": r["attack"]["label"], "seed": r["seed"], **cell,
-    } for r in _ok(records, "attack") for cell in r["transfer"]]
-    if not rows:
+    } for r in _ok(records, "attack") for cell in r["transfer"]])
+    if "relative_transfer" not in frame and not frame.empty:  # records written before it existed
+        frame["relative_transfer"] = None
+    return frame
+
+
+def transfer(records: list[dict[str, Any]]) -> tuple[list[Section], pd.DataFrame]:
+    """Per (dataset, target, attack, eps): source x target matrices of accuracy and transfer rates."""
+    long = transfer_frame(records)
+    if long.empty:
         return [], pd.DataFrame()
-    long = pd.DataFrame(rows)
     keys = ["data", "target_model", "attack", "eps", "source", "target"]
     summary = (long.groupby(keys, sort=True)
                .agg(accuracy_mean=("accuracy", "mean"), accuracy_std=("accuracy", "std"),
                     transfer_rate_mean=("transfer_rate", "mean"),
-                    transfer_rate_std=("transfer_rate", "std"), seeds=("seed", "nunique"))
+                    transfer_rate_std=("transfer_rate", "std"),
+                    relative_transfer_mean=("relative_transfer", "mean"),
+                    relative_transfer_std=("relative_transfer", "std"), seeds=("seed", "nunique"))
                .reset_index())
     sections: list[Section] = []
     for (data, model, attack), frame in long.groupby(["data", "target_model", "attack"], sort=True):
@@ -118,7 +127,8 @@ def transfer(records: list[dict[str, Any]]) -> tuple[list[Section], pd.DataFrame
         sections.append((f"accuracy % under {attack} vs eps — {model} on {data}", curve))
         for eps, at_eps in frame.groupby("eps", sort=True):
             for metric, label in (("accuracy", "accuracy % under attack"),
-                                  ("transfer_rate", "conditional transfer rate %")):
+                                  ("transfer_rate", "conditional transfer rate %"),
+                                  ("relative_transfer", "relative transfer %")):
                 matrix = at_eps.groupby(["source", "target"], sort=False)[metric].apply(
                     lambda s: mean_std(s, 100)).unstack("target").reset_index()
                 matrix = matrix.rename(columns={"source": "crafted on ↓ / evaluated on →"})
@@ -131,7 +141,11 @@ TRANSFER_CAPTION = (
     "Accuracy under attack = fraction of attacked test inputs the evaluated net still classifies "
     "correctly. Conditional transfer rate = of the inputs both nets classify correctly when clean "
     "and whose adversarial fools the source net, the fraction that also fools the evaluated net. "
-    "Mean ± sample std over seeds."
+    "Relative transfer = the evaluated net's attack success (1 - accuracy under attack) divided by "
+    "the source net's white-box success on its own adversarials (100 % on the diagonal). "
+    "`control` = an independently trained copy of the target (same architecture and training, "
+    "another seed): transfer to it is the baseline that transfer to a compressed copy is compared "
+    "with. Mean ± sample std over seeds."
 )
 SIZE_CAPTION = (
     "bytes = exact bytes one must store to rebuild the weights, equal to the payload of the "
@@ -183,7 +197,10 @@ def write_leaderboards(
             atomic_write_bytes(path, text.encode())
             written[f"{name}.{fmt}"] = path
     if plots:
-        long = size_frame(records)
-        for path in accuracy_vs_bytes(long, out) if not long.empty else []:
+        sizes, transfers = size_frame(records), transfer_frame(records)
+        paths = accuracy_vs_bytes(sizes, out) if not sizes.empty else []
+        if not transfers.empty:
+            paths += transfer_heatmaps(transfers, out) + accuracy_vs_eps(transfers, out)
+        for path in paths:
             written[path.name] = path
     return written

@@ -34,6 +34,7 @@ from innr_bench.store import ResultStore, content_key
 logger = logging.getLogger(__name__)
 
 ORIGINAL = "original"  # the name of the uncompressed target in transfer matrices
+CONTROL = "control"  # an independently trained copy of the target (another seed)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -102,6 +103,7 @@ class Runner:
         self.summary = RunSummary(self.store.root)
         self.datasets: dict[str, dict[str, Any]] = {}
         self._commit: str | None = None
+        self._all_groups: dict[tuple[str, str, int], TargetGroup] = {}
 
     @contextlib.contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -160,15 +162,29 @@ class Runner:
             }
             for target in self.suite.targets:
                 for seed in self.suite.seeds:
-                    key = content_key({
-                        "dataset": dataset.to_dict(), "data_sha256": data.sha256,
-                        "model": target.model.to_dict(), "train": target.train.to_dict(),
-                        "seed": seed, "version": innr_bench.__version__, "trainer": TRAINER_REVISION,
-                        # reduced precision changes every number; fp32 keys stay as they were
-                        **({"numerics": self._reduced_precision()} if self._reduced_precision() else {}),
-                    })
-                    groups.append(TargetGroup(dataset, data, target, seed, key))
+                    groups.append(self._group(dataset, data, target, seed))
+        self._all_groups = {(g.dataset.label, g.target.model.label, g.seed): g for g in groups}
         return groups
+
+    def _group(self, dataset: Component, data: Dataset, target: Target, seed: int) -> TargetGroup:
+        key = content_key({
+            "dataset": dataset.to_dict(), "data_sha256": data.sha256,
+            "model": target.model.to_dict(), "train": target.train.to_dict(),
+            "seed": seed, "version": innr_bench.__version__, "trainer": TRAINER_REVISION,
+            # reduced precision changes every number; fp32 keys stay as they were
+            **({"numerics": self._reduced_precision()} if self._reduced_precision() else {}),
+        })
+        return TargetGroup(dataset, data, target, seed, key)
+
+    def _control(self, group: TargetGroup) -> TargetGroup:
+        """The independently trained copy for `group`: the next seed's target (seed + 1 when the
+        suite has one seed), shared with that seed's cells when it is part of the suite."""
+        seeds = self.suite.seeds
+        seed = seeds[(seeds.index(group.seed) + 1) % len(seeds)] if len(seeds) > 1 else group.seed + 1
+        index = (group.dataset.label, group.target.model.label, seed)
+        if index not in self._all_groups:
+            self._all_groups[index] = self._group(group.dataset, group.data, group.target, seed)
+        return self._all_groups[index]
 
     def _reduced_precision(self) -> dict[str, bool]:
         return {k: True for k in ("tf32", "amp") if self.numerics[k]}
@@ -211,8 +227,10 @@ class Runner:
         """What a cell depends on beyond its component: attack cells depend on the nets."""
         if component.kind != "attack":
             return {"version": innr_bench.__version__}
+        control = [self._control(group).key] if self.suite.eval.control else []
         return {"version": innr_bench.__version__, "eval": self.suite.eval.__dict__,
-                "nets": [self._compressed_key(group, c) for c in self._attacked(self.suite.compressors)]}
+                "nets": [self._compressed_key(group, c) for c in self._attacked(self.suite.compressors)],
+                **({"control": control} if control else {})}
 
     # -- targets and compressed copies ------------------------------------------------------
 
@@ -308,13 +326,20 @@ class Runner:
         nets = {ORIGINAL: group.model}
         for compressor in self._attacked(self.suite.compressors):
             nets[compressor.label] = self._compressed(group, compressor).reconstruct(group.model)
+        control = None
+        if self.suite.eval.control:
+            control = self._control(group)
+            self._ensure_target(control)
+            nets[CONTROL] = control.model
         limit = self.suite.eval.attack_limit
         x, y = group.data.test_x[:limit], group.data.test_y[:limit]
         with self.stage("attack"):
             rows = transfer_matrix(nets, ATTACKS.get(attack.name)(**attack.params), x, y,
                                    batch_size=self.suite.eval.batch_size, device=self.device,
                                    progress=self.progress)
-        return {"nets": list(nets), "n_attacked": len(y), "transfer": rows}
+        return {"nets": list(nets), "n_attacked": len(y), "transfer": rows,
+                "control": None if control is None else {"seed": control.seed, "key": control.key,
+                                                         "accuracy": control.info.get("accuracy")}}
 
 
 def _summary_line(record: dict[str, Any]) -> str:

@@ -29,7 +29,13 @@ def test_smoke_suite_end_to_end_then_resume_recomputes_nothing(smoke, tmp_path: 
     # fp32 INNR weights + one fp32 mean/std pair per target tensor (3 in the seed CNN)
     assert innr and all(r["size_bytes"] == 2 * r["info"]["innr_parameters"] + 3 * 8 for r in innr)  # fp16
     attack = next(r for r in records if r["kind"] == "attack")
-    assert attack["nets"] == ["original", "innr-siren-small", "ptq-int4"]  # prune*: transfer false
+    attacks = [r for r in records if r["kind"] == "attack"]
+    for attack in attacks:  # prune*: transfer false; control: the other seed's target
+        assert attack["nets"] == ["original", "innr-siren-small", "ptq-int4", "control"]
+        assert attack["control"]["seed"] == 1 - attack["seed"]
+        for row in attack["transfer"]:
+            if row["source"] == row["target"] and row["relative_transfer"] is not None:
+                assert row["relative_transfer"] == pytest.approx(1.0)
     assert {row["eps"] for row in attack["transfer"]} == {0.0, 0.05, 0.1}
 
     manifest = json.loads((root / "manifest.json").read_text())
@@ -47,7 +53,10 @@ def test_smoke_suite_end_to_end_then_resume_recomputes_nothing(smoke, tmp_path: 
     assert by_label["prune-ft"]["data_free"] is False and by_label["prune[sparsity=0.5]"]["data_free"]
     assert by_label["prune-ft"]["accuracy"] > by_label["prune[sparsity=0.9]"]["accuracy"]
     plots = [p for p in written.values() if p.suffix in (".png", ".svg")]
-    assert len(plots) == 2 and all(p.stat().st_size > 1000 for p in plots)
+    names = sorted(p.stem.split("-seed-cnn")[0] for p in plots if p.suffix == ".png")
+    assert names == ["accuracy-vs-bytes", "accuracy-vs-eps-fgsm", "transfer-accuracy-fgsm",
+                     "transfer-transfer-rate-fgsm"]
+    assert len(plots) == 8 and all(p.stat().st_size > 1000 for p in plots)
 
     second = Runner(smoke, out_dir=tmp_path, device="cpu").run()
     assert (second.computed, second.skipped) == (0, n_cells)
