@@ -70,8 +70,11 @@ def transfer_matrix(
                 clean_ok = {n: nets[n](xb).argmax(1) == yb for n in names}
             for source in names:
                 for eps, adv in attack.perturb(nets[source], xb, yb):
-                    with torch.no_grad():
-                        fooled = {n: nets[n](adv).argmax(1) != yb for n in names}
+                    if torch.equal(adv, xb):  # eps = 0: the clean predictions, no forward needed
+                        fooled = {n: ~clean_ok[n] for n in names}
+                    else:
+                        with torch.no_grad():
+                            fooled = {n: nets[n](adv).argmax(1) != yb for n in names}
                     for target in names:
                         cond = clean_ok[source] & clean_ok[target] & fooled[source]
                         row = counts.setdefault((eps, source, target), [0, 0, 0, 0])
