@@ -1,4 +1,4 @@
-"""Accuracy-vs-bytes plots from the accuracy-vs-size records (PNG and SVG)."""
+"""Plots from stored records (PNG and SVG): accuracy vs bytes, transfer heatmaps, accuracy vs eps."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import pandas as pd
 
 from innr_bench.store import atomic_write_bytes
 
+matplotlib.rcParams["svg.hashsalt"] = "innr-bench"  # stable SVG element ids: same result, same file
 REFERENCE_METHOD = "identity"
 ZOOM_POINTS = 3.0
 
