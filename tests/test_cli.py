@@ -50,5 +50,11 @@ def test_run_smoke_then_report(repo_root: Path, tmp_path: Path, capsys: pytest.C
     assert main(["run", str(suite), "--out", str(tmp_path), "--no-progress", "--device", "cpu"]) == 0
     out = capsys.readouterr().out
     assert "accuracy vs size" in out and "computed 14 cells, reused 0, failed 0" in out
-    assert main(["report", str(tmp_path / "smoke"), "--format", "md"]) == 0
-    assert (tmp_path / "smoke" / "leaderboards" / "transfer.md").exists()
+    boards = tmp_path / "smoke" / "leaderboards"
+    for path in boards.iterdir():
+        path.unlink()
+    assert main(["report", str(tmp_path / "smoke"), "--format", "md", "latex"]) == 0
+    assert (boards / "transfer.md").exists() and not (boards / "transfer.html").exists()
+    latex = (boards / "accuracy-vs-size.tex").read_text()
+    assert "\\toprule" in latex and "\\midrule" in latex and "\\bottomrule" in latex  # booktabs
+    assert (boards / "accuracy-vs-bytes-seed-cnn-c-4-synthetic-n-train-512-n-test-256.png").exists()
