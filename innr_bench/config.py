@@ -42,6 +42,14 @@ class CompressorSpec(ComponentSpec):
 
 
 @dataclass(frozen=True, config=STRICT)
+class AttackSpec(ComponentSpec):
+    """An attack; `limit` attacks only the first N test inputs (default: `eval.attack_limit`),
+    so an expensive attack can run on a subset while cheap ones see every input."""
+
+    limit: Annotated[int, Field(gt=0)] | None = None
+
+
+@dataclass(frozen=True, config=STRICT)
 class TargetSpec(ComponentSpec):
     """A target model and how to train it."""
 
@@ -68,7 +76,7 @@ class SuiteSpec:
     datasets: Annotated[list[ComponentSpec], Field(min_length=1)]
     targets: Annotated[list[TargetSpec], Field(min_length=1)]
     compressors: Annotated[list[CompressorSpec], Field(min_length=1)]
-    attacks: list[ComponentSpec] = field(default_factory=list)
+    attacks: list[AttackSpec] = field(default_factory=list)
     description: str = ""
     device: Literal["auto", "cpu", "cuda"] = "auto"
     eval: EvalConfig = field(default_factory=EvalConfig)
@@ -84,10 +92,12 @@ class Component:
     params: dict[str, Any]  # validated, with defaults filled in
     label: str
     transfer: bool = True  # compressors: whether the copy enters attack-transfer matrices
+    limit: int | None = None  # attacks: attack only the first N test inputs
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "params": self.params, "label": self.label,
-                **({} if self.transfer else {"transfer": False})}
+                **({} if self.transfer else {"transfer": False}),
+                **({} if self.limit is None else {"limit": self.limit})}
 
     def key_params(self) -> dict[str, Any]:
         """Params that identify the result: unset (None) options are left out, so adding a new
@@ -223,7 +233,8 @@ def _expand(where: str, spec: ComponentSpec, registry: Registry[Any], source: st
                 raise MissingExtraError(f"{source}: {where}: {error}") from None
         label = _label(spec, entry.name, given, axes)
         components.append(Component(registry.kind, entry.name, params, label,
-                                    transfer=getattr(spec, "transfer", True)))
+                                    transfer=getattr(spec, "transfer", True),
+                                    limit=getattr(spec, "limit", None)))
     return components
 
 

@@ -44,7 +44,8 @@ def format_validation_error(error: pydantic.ValidationError, *, where: str) -> s
     """One line per problem: where, key path, offending value and the rule it broke."""
     lines = []
     for problem in error.errors():
-        path = ".".join(str(part) for part in problem["loc"])
+        path = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in problem["loc"])
+        path = path.removeprefix(".")
         key = f"{where}.{path}" if path else where
         rule = problem["msg"]
         if problem["type"] in ("extra_forbidden", "unexpected_keyword_argument"):

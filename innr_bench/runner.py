@@ -229,6 +229,7 @@ class Runner:
             return {"version": innr_bench.__version__}
         control = [self._control(group).key] if self.suite.eval.control else []
         return {"version": innr_bench.__version__, "eval": self.suite.eval.__dict__,
+                **({"limit": component.limit} if component.limit is not None else {}),
                 "nets": [self._compressed_key(group, c) for c in self._attacked(self.suite.compressors)],
                 **({"control": control} if control else {})}
 
@@ -331,7 +332,7 @@ class Runner:
             control = self._control(group)
             self._ensure_target(control)
             nets[CONTROL] = control.model
-        limit = self.suite.eval.attack_limit
+        limit = attack.limit or self.suite.eval.attack_limit
         x, y = group.data.test_x[:limit], group.data.test_y[:limit]
         with self.stage("attack"):
             rows = transfer_matrix(nets, ATTACKS.get(attack.name)(**attack.params), x, y,

@@ -126,3 +126,16 @@ def test_numerics_options_are_recorded_and_ignored_on_the_cpu(repo_root: Path, t
                                       "requested": {"tf32": True, "amp": True}}
     with pytest.raises(ConfigError, match=r"numerics\.amp: 'sometimes' is invalid"):
         parse_suite(doc | {"numerics": {"amp": "sometimes"}})
+
+
+def test_an_attack_limit_attacks_only_the_first_inputs(repo_root: Path, tmp_path: Path) -> None:
+    doc = yaml.safe_load((repo_root / "suites" / "smoke.yaml").read_text()) | {"seeds": [0]}
+    doc["compressors"] = doc["compressors"][:2]
+    doc["attacks"] = [doc["attacks"][0],
+                      {"name": "pgd", "label": "pgd", "limit": 40, "params": {"eps": [0.0, 0.1], "steps": 3}}]
+    Runner(parse_suite(doc), out_dir=tmp_path, device="cpu").run()
+    records = [json.loads(p.read_text()) for p in (tmp_path / "smoke" / "records").glob("*.json")]
+    attacked = {r["attack"]["label"]: r["n_attacked"] for r in records if r["kind"] == "attack"}
+    assert attacked == {"fgsm": 256, "pgd": 40}
+    with pytest.raises(ConfigError, match=r"attacks\[1\]\.limit: 0 is invalid"):
+        parse_suite(doc | {"attacks": [doc["attacks"][0], {**doc["attacks"][1], "limit": 0}]})
