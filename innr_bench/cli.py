@@ -1,11 +1,15 @@
-"""Command line: `innr-bench run | list | report`. User errors exit with code 2, no traceback."""
+"""Command line: `innr-bench run | list | report | check | baseline | compare`.
+
+User errors exit with code 2 and one line, no traceback."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import math
 import sys
 from pathlib import Path
+from typing import Any
 
 from tabulate import tabulate
 
@@ -43,7 +47,66 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--format", nargs="+", choices=("md", "csv", "latex", "tex", "html"),
                         default=["md", "csv", "latex", "html"],
                         help="formats to write (latex = booktabs .tex); plots are always written")
+
+    gate = sub.add_parser("check", help="regression gate: compare a results dir with a baseline")
+    gate.add_argument("results_dir", type=Path, help="a suite's results dir, e.g. results/ci")
+    gate.add_argument("--baseline", type=Path, required=True, help="baseline JSON, e.g. baselines/ci.json")
+    gate.add_argument("--tolerance", type=_points, default=0.5,
+                      help="accuracy drop allowed beyond 2 standard errors, in points (e.g. 0.5pt)")
+
+    record = sub.add_parser("baseline", help="record a results dir as a baseline for `check`")
+    record.add_argument("results_dir", type=Path)
+    record.add_argument("-o", "--out", type=Path, required=True, help="baseline JSON to write")
+
+    side = sub.add_parser("compare", help="print two result sets side by side")
+    side.add_argument("a", type=Path)
+    side.add_argument("b", type=Path)
     return parser
+
+
+def _points(text: str) -> float:
+    """'0.5', '0.5pt' -> 0.5 (accuracy points, >= 0)."""
+    try:
+        value = float(text.removesuffix("pt"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of points, e.g. 0.5pt") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number of points >= 0")
+    return value
+
+
+def _blank_missing(table: Any) -> Any:
+    """Missing values print as empty cells."""
+    return table.astype(object).where(table.notna(), "")
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from innr_bench.gate import check, load_baseline
+
+    baseline = load_baseline(args.baseline)
+    table = check(args.results_dir, baseline, args.tolerance)
+    print(tabulate(_blank_missing(table), headers="keys", tablefmt="github", showindex=False))
+    bad = table[table["status"].isin(["REGRESSION", "MISSING"])]
+    print(f"\n{len(table)} settings checked against {args.baseline} (tolerance {args.tolerance:g} pt "
+          f"+ 2 standard errors): {len(bad)} regressed or missing")
+    return 1 if len(bad) else 0
+
+
+def cmd_baseline(args: argparse.Namespace) -> int:
+    from innr_bench.gate import write_baseline
+
+    baseline = write_baseline(args.results_dir, args.out)
+    print(f"{args.out}: {len(baseline.entries)} settings of suite {baseline.suite!r} "
+          f"(git {baseline.provenance.get('git_commit')})")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from innr_bench.gate import compare
+
+    table = compare(args.a, args.b)
+    print(tabulate(_blank_missing(table), headers="keys", tablefmt="github", showindex=False))
+    return 0
 
 
 def cmd_list(kind: str | None) -> int:
@@ -110,9 +173,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "list":
             return cmd_list(args.kind)
-        if args.command == "run":
-            return cmd_run(args)
-        return cmd_report(args)
+        commands = {"run": cmd_run, "report": cmd_report, "check": cmd_check,
+                    "baseline": cmd_baseline, "compare": cmd_compare}
+        return commands[args.command](args)
     except InnrBenchError as error:
         if args.debug:
             raise

@@ -1,0 +1,140 @@
+"""Regression gate: summarize a results dir into a baseline, and check a results dir against one.
+
+A setting regresses when its mean accuracy over seeds falls below the baseline's by more than
+`tolerance` points plus two standard errors of the difference (seed variance), when its stored
+size grows, or when it is missing. Improvements never fail the gate.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pydantic
+from pydantic import Field
+from pydantic.dataclasses import dataclass
+
+from innr_bench.errors import ConfigError
+from innr_bench.params import format_validation_error
+from innr_bench.report import size_frame
+from innr_bench.store import ResultStore, atomic_write_json
+
+STRICT = pydantic.ConfigDict(extra="forbid")
+KEY = ("data", "target", "method")
+
+
+@dataclass(frozen=True, config=STRICT)
+class BaselineEntry:
+    data: str
+    target: str
+    method: str
+    accuracy_mean: float
+    accuracy_std: float = Field(ge=0)
+    seeds: int = Field(gt=0)
+    size_bytes: int = Field(ge=0)
+
+
+@dataclass(frozen=True, config=STRICT)
+class Baseline:
+    suite: str
+    provenance: dict[str, Any]
+    entries: list[BaselineEntry]
+
+
+def summarize(results_dir: Path) -> pd.DataFrame:
+    """Mean, std and seed count of accuracy, and the size, per (data, target, method)."""
+    store = ResultStore(results_dir)
+    if not (store.records_dir.is_dir() and store.manifest_path.is_file()):
+        raise ConfigError(f"{results_dir}: not a results directory (needs manifest.json and records/); "
+                          "pass the directory `innr-bench run` wrote, e.g. results/ci")
+    long = size_frame(store.records())
+    if long.empty:
+        raise ConfigError(f"{results_dir}: no finished compressor cells to compare")
+    long["data"] = long["data"].str.split(" [", n=1, regex=False).str[0]  # label, not provenance
+    grouped = long.groupby(list(KEY), sort=True)
+    return pd.DataFrame({
+        "accuracy_mean": grouped["accuracy"].mean(),
+        "accuracy_std": grouped["accuracy"].std().fillna(0.0),
+        "seeds": grouped["seed"].nunique(),
+        "size_bytes": grouped["size_bytes"].max(),
+    }).reset_index()
+
+
+def write_baseline(results_dir: Path, path: Path) -> Baseline:
+    """Record `results_dir`'s summary, with where it came from, as a baseline file."""
+    manifest = ResultStore(results_dir).manifest()
+    summary = summarize(results_dir)
+    runs = manifest.get("runs", [{}])
+    provenance = {
+        "results_dir": str(results_dir), "recorded": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "git_commit": runs[-1].get("git_commit"), "device": runs[-1].get("device"),
+        "datasets": {k: {f: v.get(f) for f in ("source", "sha256", "n_train", "n_test")}
+                     for k, v in manifest.get("datasets", {}).items()},
+        "packages": manifest.get("environment", {}).get("packages"),
+    }
+    baseline = Baseline(manifest.get("suite", {}).get("name", results_dir.name), provenance,
+                        [BaselineEntry(**row) for row in summary.to_dict("records")])
+    atomic_write_json(path, json.loads(json.dumps(pydantic.TypeAdapter(Baseline).dump_python(baseline))))
+    return baseline
+
+
+def load_baseline(path: Path) -> Baseline:
+    try:
+        raw = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: baseline file not found; record one with "
+                          "`innr-bench baseline RESULTS_DIR -o FILE`") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ConfigError(f"{path}: not a readable JSON baseline ({error})") from None
+    try:
+        return pydantic.TypeAdapter(Baseline).validate_python(raw)
+    except pydantic.ValidationError as error:
+        raise ConfigError("\n".join(f"{path}: {line}" for line in
+                                    format_validation_error(error, where="").splitlines())) from None
+
+
+def check(results_dir: Path, baseline: Baseline, tolerance_pt: float) -> pd.DataFrame:
+    """One row per baseline or current setting with its verdict: ok, improved, REGRESSION,
+    MISSING (in the baseline, not in the results) or new (not gated)."""
+    current = summarize(results_dir).set_index(list(KEY))
+    rows = []
+    seen = set()
+    for entry in baseline.entries:
+        key = (entry.data, entry.target, entry.method)
+        seen.add(key)
+        row: dict[str, Any] = {"data": entry.data, "target": entry.target, "method": entry.method,
+                               "baseline %": round(100 * entry.accuracy_mean, 2)}
+        if key not in current.index:
+            rows.append(row | {"status": "MISSING"})
+            continue
+        now = current.loc[key]
+        error = math.sqrt(entry.accuracy_std**2 / entry.seeds + now["accuracy_std"] ** 2 / now["seeds"])
+        allowed = tolerance_pt + 2 * 100 * error
+        delta = 100 * (now["accuracy_mean"] - entry.accuracy_mean)
+        grew = int(now["size_bytes"]) > entry.size_bytes
+        status = ("REGRESSION" if delta < -allowed or grew else "improved" if delta > allowed else "ok")
+        rows.append(row | {"current %": round(100 * now["accuracy_mean"], 2), "Δ pt": round(delta, 2),
+                           "allowed pt": round(allowed, 2), "bytes": int(now["size_bytes"]),
+                           "baseline bytes": entry.size_bytes, "status": status})
+    for key in current.index:
+        if key not in seen:
+            rows.append(dict(zip(KEY, key)) | {"current %": round(100 * current.loc[key]["accuracy_mean"], 2),
+                                               "status": "new"})
+    return pd.DataFrame(rows)
+
+
+def compare(a: Path, b: Path) -> pd.DataFrame:
+    """Two result sets side by side: accuracy and bytes per setting, and the difference."""
+    left, right = summarize(a).set_index(list(KEY)), summarize(b).set_index(list(KEY))
+    joined = left.merge(right, left_index=True, right_index=True, how="outer", suffixes=("_a", "_b"))
+    return pd.DataFrame({
+        "A %": (100 * joined["accuracy_mean_a"]).round(2), "B %": (100 * joined["accuracy_mean_b"]).round(2),
+        "B - A pt": (100 * (joined["accuracy_mean_b"] - joined["accuracy_mean_a"])).round(2),
+        "A bytes": joined["size_bytes_a"], "B bytes": joined["size_bytes_b"],
+        "seeds A/B": joined["seeds_a"].astype("Int64").astype(str) + "/"
+                     + joined["seeds_b"].astype("Int64").astype(str),
+    }).reset_index()

@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from innr_bench.cli import main
+from innr_bench.config import parse_suite
+from innr_bench.runner import Runner
+
+
+@pytest.fixture(scope="module")
+def smoke_results(repo_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    doc = yaml.safe_load((repo_root / "suites" / "smoke.yaml").read_text())
+    doc["compressors"] = doc["compressors"][:3]
+    out = tmp_path_factory.mktemp("gate")
+    Runner(parse_suite(doc), out_dir=out, device="cpu").run()
+    return out / "smoke"
+
+
+def test_a_fresh_baseline_passes_and_a_raised_one_fails_with_a_table(
+    smoke_results: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    baseline = tmp_path / "baseline.json"
+    assert main(["baseline", str(smoke_results), "-o", str(baseline)]) == 0
+    stored = json.loads(baseline.read_text())
+    assert stored["suite"] == "smoke" and stored["provenance"]["git_commit"] is not None
+    assert main(["check", str(smoke_results), "--baseline", str(baseline), "--tolerance", "0.5pt"]) == 0
+    assert "0 regressed or missing" in capsys.readouterr().out
+
+    entry = next(e for e in stored["entries"] if e["method"] == "ptq-int4")
+    entry["accuracy_mean"] += 0.10  # the baseline was 10 points better: a real regression
+    stored["entries"].append({**entry, "method": "gone"})
+    baseline.write_text(json.dumps(stored))
+    assert main(["check", str(smoke_results), "--baseline", str(baseline)]) == 1
+    out = capsys.readouterr().out
+    rows = {line.split("|")[3].strip(): line for line in out.splitlines() if line.startswith("| synthetic")}
+    assert "REGRESSION" in rows["ptq-int4"] and "MISSING" in rows["gone"] and "ok" in rows["identity"]
+    assert "2 regressed or missing" in out
+
+
+def test_seed_variance_widens_the_allowed_drop(smoke_results: Path, tmp_path: Path) -> None:
+    from innr_bench.gate import check, load_baseline, write_baseline
+
+    baseline = write_baseline(smoke_results, tmp_path / "b.json")
+    table = check(smoke_results, baseline, 0.5).set_index("method")
+    noisy = table.loc["innr-siren-small"]
+    entry = next(e for e in baseline.entries if e.method == "innr-siren-small")
+    standard_error = (2 * entry.accuracy_std**2 / entry.seeds) ** 0.5  # same results on both sides
+    assert noisy["allowed pt"] == pytest.approx(0.5 + 2 * 100 * standard_error, abs=0.01)
+    assert load_baseline(tmp_path / "b.json") == baseline
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (None, "baseline file not found"),
+    ("{not json", "not a readable JSON baseline"),
+    ('{"suite": "s", "provenance": {}, "entries": [{"data": "d"}]}', r"entries\[0\]\.target: required"),
+    ('{"suite": "s", "provenance": {}, "entries": [], "extra": 1}', r"extra: 1 is invalid \(unknown key\)"),
+])
+def test_bad_baselines_and_results_dirs_exit_2_with_one_line(
+    smoke_results: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str | None,
+    message: str,
+) -> None:
+    path = tmp_path / "baseline.json"
+    if content is not None:
+        path.write_text(content)
+    assert main(["check", str(smoke_results), "--baseline", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("innr-bench: error: ") and re.search(message, err)
+
+
+def test_bad_tolerance_and_results_dir_exit_2(smoke_results: Path, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["check", str(smoke_results), "--baseline", "b.json", "--tolerance", "-1pt"])
+    assert exit_info.value.code == 2
+    assert main(["compare", str(tmp_path), str(smoke_results)]) == 2
+    assert "not a results directory" in capsys.readouterr().err
+
+
+def test_compare_prints_two_result_sets_side_by_side(smoke_results: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["compare", str(smoke_results), str(smoke_results)]) == 0
+    out = capsys.readouterr().out
+    assert "B - A pt" in out and "ptq-int4" in out and "2/2" in out
