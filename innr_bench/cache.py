@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from pathlib import Path
@@ -15,6 +16,7 @@ from innr_bench.paths import cache_dir
 from innr_bench.store import atomic_write_bytes, atomic_write_json, read_json
 
 logger = logging.getLogger(__name__)
+DIGEST = "_sha256"  # sidecar key: sha256 of the safetensors file
 
 
 class TensorCache:
@@ -30,14 +32,20 @@ class TensorCache:
     def save(self, kind: str, key: str, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
         tensor_path, meta_path = self._paths(kind, key)
         contiguous = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
-        atomic_write_bytes(tensor_path, save(contiguous))
-        atomic_write_json(meta_path, json.loads(json.dumps(meta, default=str)))
+        blob = save(contiguous)
+        atomic_write_bytes(tensor_path, blob)
+        sidecar = json.loads(json.dumps(meta, default=str)) | {DIGEST: hashlib.sha256(blob).hexdigest()}
+        atomic_write_json(meta_path, sidecar)
 
     def load(self, kind: str, key: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
         """Tensors and sidecar, or None when absent or unreadable (then it is recomputed)."""
         tensor_path, meta_path = self._paths(kind, key)
         meta = read_json(meta_path)
         if meta is None or not tensor_path.exists():
+            return None
+        expected = meta.pop(DIGEST, None)  # caches written before checksums have none
+        if expected is not None and hashlib.sha256(tensor_path.read_bytes()).hexdigest() != expected:
+            logger.warning("corrupt cache file %s (checksum mismatch); recomputing", tensor_path)
             return None
         try:
             return load_file(str(tensor_path)), meta

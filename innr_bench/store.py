@@ -41,6 +41,25 @@ def atomic_write_bytes(path: Path, payload: bytes) -> None:
         raise
 
 
+CHECKSUM_FIELD = "sha256"
+
+
+def record_digest(record: dict[str, Any]) -> str:
+    """sha256 of a record's canonical JSON, its own checksum field left out."""
+    body = {k: v for k, v in record.items() if k != CHECKSUM_FIELD}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def checksum_ok(record: dict[str, Any], path: Path) -> bool:
+    """False (with a warning) when a record's content does not match its checksum. Records
+    written before checksums existed carry none and are accepted."""
+    expected = record.get(CHECKSUM_FIELD)
+    if expected is None or expected == record_digest(record):
+        return True
+    logger.warning("corrupt record %s (checksum mismatch); it will be recomputed", path)
+    return False
+
+
 def atomic_write_json(path: Path, obj: Any) -> None:
     atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n").encode())
 
@@ -73,19 +92,23 @@ class ResultStore:
 
     def get(self, key: str) -> dict[str, Any] | None:
         """The finished record for `key`, or None."""
-        record = read_json(self.record_path(key))
+        path = self.record_path(key)
+        record = read_json(path)
         if record is not None and record.get("key") != key:
             logger.warning("record %s does not carry its own key; it will be recomputed", key)
             return None
-        return record
+        return record if record is None or checksum_ok(record, path) else None
 
     def put(self, record: dict[str, Any]) -> None:
-        atomic_write_json(self.record_path(record["key"]), record)
+        """Write a record with its checksum (atomically: a crash leaves the old file or the new)."""
+        sealed = json.loads(json.dumps(record, default=str))
+        sealed[CHECKSUM_FIELD] = record_digest(sealed)
+        atomic_write_json(self.record_path(record["key"]), sealed)
 
     def records(self, *, current_only: bool = True) -> list[dict[str, Any]]:
         """Readable records sorted by key; by default only the cells of the suite's latest run."""
         paths = sorted(self.records_dir.glob("*.json")) if self.records_dir.is_dir() else []
-        records = [r for r in (read_json(p) for p in paths) if r is not None]
+        records = [r for r, p in ((read_json(p), p) for p in paths) if r is not None and checksum_ok(r, p)]
         cells = self.manifest().get("cells") if current_only else None
         if cells is None:
             return records

@@ -24,10 +24,39 @@ def test_atomic_write_leaves_no_temp_files(tmp_path: Path) -> None:
 def test_unreadable_record_is_ignored_not_used(tmp_path: Path) -> None:
     store = ResultStore(tmp_path)
     store.put({"key": "abc", "status": "ok"})
-    assert store.get("abc") == {"key": "abc", "status": "ok"}
-    store.record_path("abc").write_text('{"key": "abc", "sta')
+    record = store.get("abc")
+    assert record is not None and record["status"] == "ok" and len(record["sha256"]) == 64
+    store.record_path("abc").write_text('{"key": "abc", "sta')  # truncated
     assert store.get("abc") is None
 
+
+def test_a_record_whose_content_changed_fails_its_checksum(tmp_path: Path, caplog) -> None:
+    store = ResultStore(tmp_path)
+    store.put({"key": "abc", "status": "ok", "accuracy": 0.5})
+    path = store.record_path("abc")
+    path.write_text(path.read_text().replace("0.5", "0.9"))  # still valid JSON, wrong numbers
+    assert store.get("abc") is None and store.records(current_only=False) == []
+    assert "corrupt record" in caplog.text and "checksum mismatch" in caplog.text
+    legacy = {"key": "old", "status": "ok"}  # written before checksums: accepted
+    store.record_path("old").write_text(json.dumps(legacy))
+    assert store.get("old") == legacy
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate"])
+def test_a_damaged_cache_file_is_detected_and_not_used(tmp_path: Path, caplog, damage: str) -> None:
+    cache = TensorCache(tmp_path)
+    cache.save("targets", "k", {"w": torch.arange(64.0)}, {"accuracy": 0.9})
+    loaded = cache.load("targets", "k")
+    assert loaded is not None and loaded[1] == {"accuracy": 0.9}
+    path = tmp_path / "targets" / "k.safetensors"
+    blob = bytearray(path.read_bytes())
+    if damage == "flip":
+        blob[-5] ^= 0xFF  # a weight changes; the file still parses
+    else:
+        del blob[-40:]
+    path.write_bytes(bytes(blob))
+    assert cache.load("targets", "k") is None
+    assert "corrupt cache file" in caplog.text
 
 def test_second_runner_on_the_same_dir_gets_a_clear_error(tmp_path: Path) -> None:
     store = ResultStore(tmp_path)
