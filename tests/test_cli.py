@@ -58,3 +58,23 @@ def test_run_smoke_then_report(repo_root: Path, tmp_path: Path, capsys: pytest.C
     latex = (boards / "accuracy-vs-size.tex").read_text()
     assert "\\toprule" in latex and "\\midrule" in latex and "\\bottomrule" in latex  # booktabs
     assert (boards / "accuracy-vs-bytes-seed-cnn-c-4-synthetic-n-train-512-n-test-256.png").exists()
+
+
+@pytest.mark.parametrize("argv", [
+    ["run", "suites/smoke.yaml", "--device", "tpu"],
+    ["report", "results/mnist", "--format", "docx"],
+    ["check", "results/mnist", "--baseline", "baselines/ci.json", "--tolerance", "lots"],
+    ["check", "results/mnist"],
+    ["frobnicate"],
+])
+def test_bad_command_line_flags_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "error:" in err and "Traceback" not in err
+
+
+def test_missing_suite_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", str(tmp_path / "nope.yaml"), "--out", str(tmp_path)]) == 2
+    assert "suite file not found" in capsys.readouterr().err
