@@ -46,3 +46,30 @@ def test_seed_siren_matches_siren_pytorch_under_the_same_rng_seed() -> None:
     assert torch.equal(ours(x), reference(x))
     for a, b in zip(ours.parameters(), reference.parameters()):
         assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize(("name", "parameters"), [("lenet5", 61_706), ("lenet-300-100", 266_610)])
+def test_classic_targets_have_biases_train_and_compress(name: str, parameters: int) -> None:
+    from innr_bench.compress.base import CompressContext
+    from innr_bench.data import synthetic
+    from innr_bench.evaluate import predict
+    from innr_bench.models.train import TrainConfig, train
+    from innr_bench.progress import Progress
+    from innr_bench.registry import COMPRESSORS, MODELS
+
+    torch.manual_seed(0)
+    model = MODELS.get(name)()
+    assert sum(p.numel() for p in model.parameters()) == parameters
+    assert any(p.dim() == 1 for p in model.parameters())  # biases
+    data = synthetic(n_train=256, n_test=128)
+    cpu = torch.device("cpu")
+    train(model, data, TrainConfig(lr=3e-3, batch_size=64, epochs=3), seed=0, device=cpu,
+          progress=Progress(enabled=False))
+    clean = predict(model, data.test_x, batch_size=64, device=cpu)
+    assert float((clean == data.test_y).float().mean()) > 0.5
+    ctx = CompressContext(seed=0, device=cpu, progress=Progress(enabled=False))
+    for compressor, params in (("innr-siren", {}), ("quantize", {"bits": 8}),
+                               ("prune-filters", {"sparsity": 0.25})):
+        rebuilt = COMPRESSORS.get(compressor)(**params).compress(model, ctx).reconstruct(model)
+        agreement = (predict(rebuilt, data.test_x, batch_size=64, device=cpu) == clean).float().mean()
+        assert float(agreement) > (0.95 if compressor == "quantize" else 0.3), compressor

@@ -11,7 +11,7 @@ from innr_bench.compress.base import CompressContext, fp32_bytes
 from innr_bench.compress.serialize import from_bytes, payload_bytes_of, to_bytes
 from innr_bench.models.seed_cnn import seed_cnn
 from innr_bench.progress import Progress
-from innr_bench.registry import COMPRESSORS
+from innr_bench.registry import COMPRESSORS, MODELS
 
 CPU = CompressContext(seed=0, device=torch.device("cpu"), progress=Progress(enabled=False))
 
@@ -29,10 +29,11 @@ SETTINGS: list[tuple[str, dict[str, Any]]] = [
 ]
 
 
+@pytest.mark.parametrize("target", ["seed-cnn", "lenet5"])  # lenet5: biases (1-D tensors)
 @pytest.mark.parametrize(("name", "params"), SETTINGS, ids=[f"{n}{p}" for n, p in SETTINGS])
-def test_reported_size_is_the_serialized_payload(name: str, params: dict[str, Any]) -> None:
+def test_reported_size_is_the_serialized_payload(name: str, params: dict[str, Any], target: str) -> None:
     torch.manual_seed(0)
-    model = seed_cnn(c=8)
+    model = seed_cnn(c=8) if target == "seed-cnn" else MODELS.get(target)()
     compressor = COMPRESSORS.get(name)
     compressed = compressor(**params).compress(model, CPU)
     blob = to_bytes(compressed)

@@ -32,7 +32,10 @@ class Quantized:
 
 
 def _rows(weight: torch.Tensor, granularity: Granularity) -> torch.Tensor:
-    return weight.reshape(weight.shape[0], -1) if granularity == "per-channel" else weight.reshape(1, -1)
+    """Rows that share a scale: output channels, or the whole tensor (always for 1-D tensors such
+    as biases, where one scale per value would cost more than the values)."""
+    per_channel = granularity == "per-channel" and weight.dim() > 1
+    return weight.reshape(weight.shape[0], -1) if per_channel else weight.reshape(1, -1)
 
 
 def quantize_tensor(weight: torch.Tensor, bits: int, granularity: Granularity, scheme: Scheme) -> Quantized:

@@ -1,0 +1,47 @@
+"""Classic small targets with biases: LeNet-5 and the LeNet-300-100 MLP (28x28 inputs)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+from torch import nn
+
+from innr_bench.models.layers import MNIST_MEAN, MNIST_STD, Normalize
+from innr_bench.registry import MODELS
+
+
+@MODELS.register("lenet5")
+def lenet5(
+    *,
+    num_classes: Annotated[int, Field(ge=2)] = 10,
+    mean: float = MNIST_MEAN,
+    std: Annotated[float, Field(gt=0)] = MNIST_STD,
+) -> nn.Module:
+    """LeNet-5 with ReLU, max-pool: conv5(6) -> conv5(16) -> 120 -> 84 -> classes, biases; 61,706 params."""
+    return nn.Sequential(
+        Normalize(mean, std),
+        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2, 2),
+        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2, 2),
+        nn.Flatten(),
+        nn.Linear(16 * 5 * 5, 120), nn.ReLU(),
+        nn.Linear(120, 84), nn.ReLU(),
+        nn.Linear(84, num_classes),
+    )
+
+
+@MODELS.register("lenet-300-100")
+def lenet_300_100(
+    *,
+    num_classes: Annotated[int, Field(ge=2)] = 10,
+    mean: float = MNIST_MEAN,
+    std: Annotated[float, Field(gt=0)] = MNIST_STD,
+) -> nn.Module:
+    """LeNet-300-100 MLP (a pruning classic): 784 -> 300 -> 100 -> classes, ReLU, biases; 266,610 params."""
+    return nn.Sequential(
+        Normalize(mean, std),
+        nn.Flatten(),
+        nn.Linear(28 * 28, 300), nn.ReLU(),
+        nn.Linear(300, 100), nn.ReLU(),
+        nn.Linear(100, num_classes),
+    )
