@@ -60,7 +60,9 @@ def _from_uint8(
         digest.update(np.ascontiguousarray(arrays[key]).tobytes())
 
     def images(a: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(a.astype(np.float32) / 255.0).reshape(len(a), 1, *a.shape[1:])
+        """N x H x W (grey) or N x H x W x C (colour) uint8 -> N x C x H x W floats in [0, 1]."""
+        pixels = torch.from_numpy(a.astype(np.float32) / 255.0)
+        return pixels.permute(0, 3, 1, 2).contiguous() if a.ndim == 4 else pixels.unsqueeze(1)
 
     def labels(a: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(a.astype(np.int64))
@@ -133,7 +135,8 @@ def _torchvision(name: str, download: bool) -> Dataset | None:
     """torchvision's cached copy, downloading it when allowed and online; None on failure."""
     import torchvision
 
-    cls = {"mnist": torchvision.datasets.MNIST, "fashion-mnist": torchvision.datasets.FashionMNIST}
+    cls = {"mnist": torchvision.datasets.MNIST, "fashion-mnist": torchvision.datasets.FashionMNIST,
+           "cifar10": torchvision.datasets.CIFAR10}
     root = cache_dir() / "torchvision"
     try:
         train = cls[name](str(root), train=True, download=download)
@@ -142,11 +145,9 @@ def _torchvision(name: str, download: bool) -> Dataset | None:
         first_line = str(error).strip().splitlines()[0].rstrip(":") if str(error).strip() else ""
         logger.info("torchvision could not provide %s (offline?): %s", name, first_line)
         return None
-    arrays = {
-        "train_x": train.data.numpy(),
-        "train_y": train.targets.numpy(),
-        "test_x": test.data.numpy(),
-        "test_y": test.targets.numpy(),
+    arrays = {  # CIFAR-10 keeps numpy images and list labels; MNIST-likes keep tensors
+        "train_x": np.asarray(train.data), "train_y": np.asarray(train.targets),
+        "test_x": np.asarray(test.data), "test_y": np.asarray(test.targets),
     }
     return _from_uint8(name, arrays, source=f"torchvision:{root}")
 
@@ -204,6 +205,19 @@ def fashion_mnist(
     return _torchvision("fashion-mnist", download) or _missing("fashion-mnist", data_dir)
 
 
+@DATASETS.register("cifar10")
+def cifar10(*, download: bool = True) -> Dataset:
+    """CIFAR-10 (32x32 RGB, 50k/10k) via torchvision: its cached copy, or its download when online."""
+    found = _torchvision("cifar10", download)
+    if found is None:
+        raise DataUnavailableError(
+            f"dataset 'cifar10': torchvision could not load or download it (offline?); run once on "
+            f"a machine with internet so it lands in {cache_dir() / 'torchvision'}, or copy torchvision's "
+            "cifar-10-batches-py folder there"
+        )
+    return found
+
+
 def _missing(name: str, data_dir: str | None) -> Dataset:
     where = f"{data_dir!r}, " if data_dir else ""
     hint = (
@@ -226,16 +240,19 @@ def synthetic(
     num_classes: Annotated[int, Field(ge=2, le=256)] = 10,
     size: Annotated[int, Field(ge=8)] = 28,
     noise: Annotated[float, Field(ge=0)] = 0.25,
+    channels: Annotated[int, Field(ge=1, le=4)] = 1,  # 3: RGB-like data for CIFAR-style targets
 ) -> Dataset:
     """Tiny deterministic data for tests: noisy copies of one smooth random template per class."""
     rng = np.random.default_rng(0)  # fixed: the data must not depend on the run's seed
     # Blocky low-frequency templates: conv nets separate them quickly, unlike i.i.d. pixels.
-    coarse = rng.random((num_classes, -(-size // 4), -(-size // 4)))
-    templates = np.kron(coarse, np.ones((4, 4)))[:, :size, :size]
+    coarse = rng.random((num_classes, -(-size // 4), -(-size // 4), channels))
+    templates = np.kron(coarse, np.ones((4, 4, 1)))[:, :size, :size]
+    shape = (size, size) if channels == 1 else (size, size, channels)
+    templates = templates.reshape(num_classes, *shape)
 
     def draw(n: int) -> tuple[np.ndarray, np.ndarray]:
         labels = rng.integers(0, num_classes, n)
-        pixels = templates[labels] + noise * rng.standard_normal((n, size, size))
+        pixels = templates[labels] + noise * rng.standard_normal((n, *shape))
         return (np.clip(pixels, 0, 1) * 255).round().astype(np.uint8), labels.astype(np.uint8)
 
     train_x, train_y = draw(n_train)

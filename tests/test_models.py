@@ -73,3 +73,34 @@ def test_classic_targets_have_biases_train_and_compress(name: str, parameters: i
         rebuilt = COMPRESSORS.get(compressor)(**params).compress(model, ctx).reconstruct(model)
         agreement = (predict(rebuilt, data.test_x, batch_size=64, device=cpu) == clean).float().mean()
         assert float(agreement) > (0.95 if compressor == "quantize" else 0.3), compressor
+
+
+def test_resnet20_batch_norm_statistics_are_stored_exactly_and_counted() -> None:
+    from innr_bench.compress.base import CompressContext, fp32_bytes
+    from innr_bench.data import synthetic
+    from innr_bench.evaluate import predict
+    from innr_bench.models.train import TrainConfig, train
+    from innr_bench.progress import Progress
+    from innr_bench.registry import COMPRESSORS, MODELS
+
+    torch.manual_seed(0)
+    model = MODELS.get("resnet20")(width=8)
+    data = synthetic(n_train=256, n_test=128, size=32, channels=3)
+    cpu = torch.device("cpu")
+    # enough steps for the running statistics (momentum 0.1) to settle
+    train(model, data, TrainConfig(lr=1e-2, batch_size=64, epochs=15), seed=0, device=cpu,
+          progress=Progress(enabled=False))
+    clean = predict(model, data.test_x, batch_size=64, device=cpu)
+    assert float((clean == data.test_y).float().mean()) > 0.5
+    buffers = dict(model.named_buffers())
+    buffer_bytes = sum(b.numel() * b.element_size() for b in buffers.values())
+    ctx = CompressContext(seed=0, device=cpu, progress=Progress(enabled=False))
+    identity = COMPRESSORS.get("identity")().compress(model, ctx)
+    parameter_bytes = 4 * sum(p.numel() for p in model.parameters())
+    assert identity.size_bytes == fp32_bytes(model) == parameter_bytes + buffer_bytes
+    for name, params in (("quantize", {"bits": 8}), ("innr-siren", {"epochs": 100})):
+        rebuilt = COMPRESSORS.get(name)(**params).compress(model, ctx).reconstruct(model)
+        for key, buffer in rebuilt.named_buffers():
+            assert torch.equal(buffer, buffers[key])  # running statistics exact, never re-estimated
+    agreement = (predict(rebuilt, data.test_x, batch_size=64, device=cpu) == clean).float().mean()
+    assert float(agreement) > 0.3

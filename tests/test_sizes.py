@@ -29,11 +29,15 @@ SETTINGS: list[tuple[str, dict[str, Any]]] = [
 ]
 
 
-@pytest.mark.parametrize("target", ["seed-cnn", "lenet5"])  # lenet5: biases (1-D tensors)
+TARGETS = {"seed-cnn": lambda: seed_cnn(c=8), "lenet5": MODELS.get("lenet5"),  # lenet5: biases
+           "resnet20": lambda: MODELS.get("resnet20")(width=4)}  # batch-norm parameters and buffers
+
+
+@pytest.mark.parametrize("target", TARGETS)
 @pytest.mark.parametrize(("name", "params"), SETTINGS, ids=[f"{n}{p}" for n, p in SETTINGS])
 def test_reported_size_is_the_serialized_payload(name: str, params: dict[str, Any], target: str) -> None:
     torch.manual_seed(0)
-    model = seed_cnn(c=8) if target == "seed-cnn" else MODELS.get(target)()
+    model = TARGETS[target]()
     compressor = COMPRESSORS.get(name)
     compressed = compressor(**params).compress(model, CPU)
     blob = to_bytes(compressed)

@@ -47,7 +47,14 @@ class Compressed:
         from innr_bench.registry import COMPRESSORS
 
         decoded = COMPRESSORS.get(self.method).decode(self.tensors, self.meta)
-        return load_parameters(template, decoded)
+        model = load_parameters(template, decoded)
+        with torch.no_grad():
+            for name, buffer in model.named_buffers():
+                stored = self.tensors.get(BUFFER_PREFIX + name)
+                if stored is None:
+                    raise ValueError(f"the representation lacks buffer {name!r}")
+                buffer.copy_(stored)
+        return model
 
 
 class Compressor(Protocol):
@@ -66,6 +73,16 @@ def named_weights(model: nn.Module) -> dict[str, torch.Tensor]:
     return {name: p.detach().cpu().float() for name, p in model.named_parameters()}
 
 
+BUFFER_PREFIX = "buffer."
+
+
+def with_buffers(model: nn.Module, tensors: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """`tensors` plus the model's buffers (batch-norm running statistics, counters), stored
+    exactly at their own dtype and counted in `size_bytes` like everything else."""
+    buffers = {BUFFER_PREFIX + n: b.detach().cpu().clone() for n, b in model.named_buffers()}
+    return {**tensors, **buffers}
+
+
 def payload_bytes(tensors: Mapping[str, torch.Tensor]) -> int:
     """Exact bytes of a set of tensors at their stored dtypes: what a container holds besides
     its header. Every compressor stores exactly its tensors, so this is its `size_bytes`."""
@@ -73,8 +90,10 @@ def payload_bytes(tensors: Mapping[str, torch.Tensor]) -> int:
 
 
 def fp32_bytes(model: nn.Module) -> int:
-    """Bytes of the model's parameters stored as fp32: the reference size of every ratio."""
-    return 4 * sum(p.numel() for p in model.parameters())
+    """Bytes of the model's parameters stored as fp32, plus its buffers (batch-norm statistics)
+    at their own dtype: the uncompressed size, the reference of every ratio."""
+    buffers = sum(b.numel() * b.element_size() for b in model.buffers())
+    return 4 * sum(p.numel() for p in model.parameters()) + buffers
 
 
 def load_parameters(template: nn.Module, weights: Mapping[str, torch.Tensor]) -> nn.Module:

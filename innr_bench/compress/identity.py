@@ -9,7 +9,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from innr_bench.compress.base import CompressContext, Compressed, named_weights, payload_bytes
+from innr_bench.compress.base import (
+    BUFFER_PREFIX,
+    CompressContext,
+    Compressed,
+    named_weights,
+    payload_bytes,
+    with_buffers,
+)
 from innr_bench.registry import COMPRESSORS
 
 
@@ -26,9 +33,10 @@ class Identity:
         start = time.perf_counter()
         weights = named_weights(model)
         seconds = time.perf_counter() - start
+        weights = with_buffers(model, weights)
         return Compressed("identity", weights, {}, payload_bytes(weights),
                           {"seconds": seconds, "storage": "fp32 values"})
 
     @staticmethod
     def decode(tensors: Mapping[str, torch.Tensor], meta: Mapping[str, Any]) -> dict[str, torch.Tensor]:
-        return dict(tensors)
+        return {k: v for k, v in tensors.items() if not k.startswith(BUFFER_PREFIX)}

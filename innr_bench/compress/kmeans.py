@@ -11,7 +11,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from innr_bench.compress.base import CompressContext, Compressed, named_weights, payload_bytes
+from innr_bench.compress.base import CompressContext, Compressed, named_weights, payload_bytes, with_buffers
 from innr_bench.compress.bitpack import pack_bits, unpack_bits
 from innr_bench.registry import COMPRESSORS
 
@@ -62,6 +62,7 @@ class KMeansSharing:
         for name, weight in weights.items():
             tensors |= pack_shared(name, weight, self.bits)
         meta = {"bits": self.bits, "shapes": {n: list(w.shape) for n, w in weights.items()}}
+        tensors = with_buffers(model, tensors)
         return Compressed("kmeans", tensors, meta, payload_bytes(tensors),
                           {"seconds": time.perf_counter() - start,
                            "storage": f"{self.bits}-bit indices + fp32 codebook per tensor"})

@@ -19,7 +19,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from innr_bench.compress.base import CompressContext, Compressed, named_weights, payload_bytes
+from innr_bench.compress.base import CompressContext, Compressed, named_weights, payload_bytes, with_buffers
 from innr_bench.compress.kmeans import CodebookBits, pack_shared, unpack_shared
 from innr_bench.compress.sparse import decode_mask, encode_mask
 from innr_bench.errors import ConfigError
@@ -69,8 +69,10 @@ class _Pruning:
         weights = named_weights(model)
         masks = self.masks(weights)
         finetune: dict[str, Any] = {}
+        source = model  # whose buffers (batch-norm statistics) are stored
         if self.finetune_epochs:
-            weights, finetune = self._finetune(model, masks, ctx)
+            source, finetune = self._finetune(model, masks, ctx)
+            weights = named_weights(source)
         tensors: dict[str, torch.Tensor] = {}
         layout: dict[str, dict[str, Any]] = {}
         for name, weight in weights.items():
@@ -85,11 +87,13 @@ class _Pruning:
                 "storage": f"{' + '.join(formats)} + {values}",
                 "mask_formats": {name: t["mask"] for name, t in layout.items()},
                 "finetune_epochs": self.finetune_epochs, "finetune_steps": finetune.get("steps", 0)}
+        tensors = with_buffers(source, tensors)
         return Compressed(self.name, tensors, meta, payload_bytes(tensors), info)
 
     def _finetune(
         self, model: nn.Module, masks: Mapping[str, torch.Tensor], ctx: CompressContext
-    ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    ) -> tuple[nn.Module, dict[str, Any]]:
+        """A retrained copy of `model` (masked weights kept at zero) and the training info."""
         if ctx.data is None:
             raise ConfigError(f"{self.name}: finetune_epochs needs training data, which this run does "
                               "not provide")
@@ -107,7 +111,7 @@ class _Pruning:
                              epochs=self.finetune_epochs, weight_decay=recipe.weight_decay)
         info = train(model, ctx.data, config, seed=ctx.seed, device=ctx.device, progress=ctx.progress,
                      after_step=apply_masks)
-        return named_weights(model), info
+        return model.eval(), info
 
     def _store(
         self, name: str, weight: torch.Tensor, mask: torch.Tensor | None

@@ -12,7 +12,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from innr_bench.compress.base import CompressContext, Compressed, named_weights, payload_bytes
+from innr_bench.compress.base import CompressContext, Compressed, named_weights, payload_bytes, with_buffers
 from innr_bench.compress.bitpack import MAX_BITS, pack_bits, unpack_bits
 from innr_bench.errors import ConfigError
 from innr_bench.registry import COMPRESSORS
@@ -108,6 +108,7 @@ class Quantize:
         zero_points = f" + {self.bits}-bit zero points" if self.scheme == "asymmetric" else ""
         info = {"seconds": time.perf_counter() - start,
                 "storage": f"{self.bits}-bit codes + fp32 scales{zero_points} ({self.granularity})"}
+        tensors = with_buffers(model, tensors)
         return Compressed("quantize", tensors, meta, payload_bytes(tensors), info)
 
     @staticmethod

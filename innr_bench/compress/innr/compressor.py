@@ -11,7 +11,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from innr_bench.compress.base import CompressContext, Compressed, named_weights, payload_bytes
+from innr_bench.compress.base import CompressContext, Compressed, named_weights, payload_bytes, with_buffers
 from innr_bench.compress.innr import encoding, storage
 from innr_bench.compress.innr.fit import Checkpoint, Schedule, fit_full_batch
 from innr_bench.compress.innr.siren import Siren
@@ -113,6 +113,7 @@ class InnrSiren:
                 "storage": f"SIREN {self.settings['width']}x{self.settings['depth']} {self.precision} "
                            "+ per-tensor mean/std",
                 "precision": self.precision}
+        tensors = with_buffers(model, tensors)
         return Compressed("innr-siren", tensors, meta, payload_bytes(tensors), info)
 
     @staticmethod
