@@ -21,6 +21,8 @@ from innr_bench.params import format_validation_error, validate_params
 from innr_bench.registry import ATTACKS, COMPRESSORS, DATASETS, MODELS, Registry
 
 STRICT = pydantic.ConfigDict(extra="forbid")
+ORIGINAL = "original"  # the uncompressed target's name in transfer matrices
+CONTROL = "control"  # an independently trained copy of the target (another seed)
 
 
 @dataclass(frozen=True, config=STRICT)
@@ -195,7 +197,7 @@ def _expand_all(
 ) -> list[Component]:
     components = [c for i, s in enumerate(specs) for c in _expand(f"{key}[{i}]", s, registry, source)]
     labels = [c.label for c in components]
-    reserved = sorted({"original", "control"} & set(labels)) if key == "compressors" else []
+    reserved = sorted({ORIGINAL, CONTROL} & set(labels)) if key == "compressors" else []
     if reserved:
         raise ConfigError(f"{source}: {key}: label {reserved[0]!r} is reserved for the nets every "
                           "transfer matrix holds; choose another `label`")

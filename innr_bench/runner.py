@@ -19,7 +19,7 @@ from torch import nn
 import innr_bench
 from innr_bench.cache import TensorCache
 from innr_bench.compress.base import CompressContext, Compressed, fp32_bytes, named_weights
-from innr_bench.config import Component, Suite, Target
+from innr_bench.config import CONTROL, ORIGINAL, Component, Suite, Target
 from innr_bench.data import Dataset
 from innr_bench.env import environment
 from innr_bench.errors import ConfigError, InnrBenchError
@@ -33,8 +33,6 @@ from innr_bench.store import ResultStore, content_key
 
 logger = logging.getLogger(__name__)
 
-ORIGINAL = "original"  # the name of the uncompressed target in transfer matrices
-CONTROL = "control"  # an independently trained copy of the target (another seed)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -167,12 +165,13 @@ class Runner:
         return groups
 
     def _group(self, dataset: Component, data: Dataset, target: Target, seed: int) -> TargetGroup:
+        reduced = {k: True for k in ("tf32", "amp") if self.numerics[k]}
         key = content_key({
             "dataset": dataset.to_dict(), "data_sha256": data.sha256,
             "model": target.model.to_dict(), "train": target.train.to_dict(),
             "seed": seed, "version": innr_bench.__version__, "trainer": TRAINER_REVISION,
             # reduced precision changes every number; fp32 keys stay as they were
-            **({"numerics": self._reduced_precision()} if self._reduced_precision() else {}),
+            **({"numerics": reduced} if reduced else {}),
         })
         return TargetGroup(dataset, data, target, seed, key)
 
@@ -185,9 +184,6 @@ class Runner:
         if index not in self._all_groups:
             self._all_groups[index] = self._group(group.dataset, group.data, group.target, seed)
         return self._all_groups[index]
-
-    def _reduced_precision(self) -> dict[str, bool]:
-        return {k: True for k in ("tf32", "amp") if self.numerics[k]}
 
     def _cell_key(self, group: TargetGroup, component: Component) -> str:
         identity = {"name": component.name, "params": component.key_params(), "label": component.label}
@@ -274,7 +270,7 @@ class Runner:
         if cached is not None:
             tensors, meta = cached
             return Compressed(compressor.name, tensors, meta["meta"], meta["size_bytes"], meta["info"])
-        instance = COMPRESSORS.get(compressor.name)(**compressor.params)
+        instance = self._compressor(compressor)
         # only compressors that declare they use data see it
         data = None if instance.data_free else group.data
         ctx = CompressContext(seed=group.seed, device=self.device, progress=self.progress, data=data,
@@ -284,6 +280,11 @@ class Runner:
         self.cache.save("compressed", key, compressed.tensors, {
             "meta": compressed.meta, "size_bytes": compressed.size_bytes, "info": compressed.info})
         return compressed
+
+    @staticmethod
+    def _compressor(compressor: Component) -> Any:
+        """The registered compressor configured as in the suite (cheap: nothing is fitted yet)."""
+        return COMPRESSORS.get(compressor.name)(**compressor.params)
 
     @staticmethod
     def _attacked(compressors: list[Component]) -> list[Component]:
@@ -316,7 +317,7 @@ class Runner:
             "size_bytes": compressed.size_bytes,
             "fp32_bytes": reference,
             "ratio": compressed.size_bytes / reference,
-            "data_free": bool(COMPRESSORS.get(compressor.name)(**compressor.params).data_free),
+            "data_free": bool(self._compressor(compressor).data_free),
             "compress_seconds": compressed.info.get("seconds"),
             "weight_error": errors,
             "info": compressed.info,

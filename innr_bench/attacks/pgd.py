@@ -84,9 +84,9 @@ class PGD:
         # same batch, so transfer compares like with like.
         generator = torch.Generator().manual_seed(self.seed)
         target = attack_targets(model, x, y, self.target, generator)
-        noise = torch.rand(x.shape, generator=generator).to(x.device) * 2 - 1
+        noise = torch.rand(x.shape, generator=generator).to(x.device) * 2 - 1 if self.random_start else None
         for eps in self.eps:
             step = self.step_size if self.step_size is not None else 2.5 * eps / self.steps
-            start = noise * eps if self.random_start else None
+            start = noise * eps if noise is not None else None
             yield eps, pgd(model, x, y, eps=eps, steps=self.steps, step_size=step, start=start,
                            target=target, clamp=self.clamp)

@@ -92,8 +92,7 @@ def payload_bytes(tensors: Mapping[str, torch.Tensor]) -> int:
 def fp32_bytes(model: nn.Module) -> int:
     """Bytes of the model's parameters stored as fp32, plus its buffers (batch-norm statistics)
     at their own dtype: the uncompressed size, the reference of every ratio."""
-    buffers = sum(b.numel() * b.element_size() for b in model.buffers())
-    return 4 * sum(p.numel() for p in model.parameters()) + buffers
+    return 4 * sum(p.numel() for p in model.parameters()) + payload_bytes(dict(model.named_buffers()))
 
 
 def load_parameters(template: nn.Module, weights: Mapping[str, torch.Tensor]) -> nn.Module:
