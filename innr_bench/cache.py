@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ class TensorCache:
 
     def __init__(self, root: Path | None = None) -> None:
         self.root = Path(root) if root else cache_dir()
+        self.written: list[tuple[str, str]] = []  # (kind, key) saved by this instance, in order
 
     def _paths(self, kind: str, key: str) -> tuple[Path, Path]:
         base = self.root / kind / key
@@ -36,6 +38,7 @@ class TensorCache:
         atomic_write_bytes(tensor_path, blob)
         sidecar = json.loads(json.dumps(meta, default=str)) | {DIGEST: hashlib.sha256(blob).hexdigest()}
         atomic_write_json(meta_path, sidecar)
+        self.written.append((kind, key))
 
     def load(self, kind: str, key: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
         """Tensors and sidecar, or None when absent or unreadable (then it is recomputed)."""
@@ -52,3 +55,34 @@ class TensorCache:
         except (SafetensorError, OSError, ValueError) as error:
             logger.warning("ignoring unreadable cache file %s (%s); recomputing", tensor_path, error)
             return None
+
+    def has(self, kind: str, key: str) -> bool:
+        """Whether both files of an entry exist (their integrity is checked on load)."""
+        return all(path.exists() for path in self._paths(kind, key))
+
+    def read_entry(self, kind: str, key: str) -> CacheEntry | None:
+        """An entry's raw bytes and sidecar, to ship to another machine; None when absent."""
+        tensor_path, meta_path = self._paths(kind, key)
+        sidecar = read_json(meta_path)
+        if sidecar is None or not tensor_path.exists():
+            return None
+        return CacheEntry(kind, key, tensor_path.read_bytes(), sidecar)
+
+    def write_entry(self, entry: CacheEntry) -> None:
+        """Store an entry read elsewhere with `read_entry`, after checking its checksum."""
+        expected = entry.sidecar.get(DIGEST)
+        if expected is not None and hashlib.sha256(entry.blob).hexdigest() != expected:
+            raise ValueError(f"cache entry {entry.kind}/{entry.key} was damaged in transit")
+        tensor_path, meta_path = self._paths(entry.kind, entry.key)
+        atomic_write_bytes(tensor_path, entry.blob)
+        atomic_write_json(meta_path, entry.sidecar)
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    """One cached item as bytes: what executors ship between machines."""
+
+    kind: str
+    key: str
+    blob: bytes
+    sidecar: dict[str, Any]

@@ -38,6 +38,16 @@ def build_parser() -> argparse.ArgumentParser:
                      help="override the suite's device (auto = CUDA when present)")
     run.add_argument("--force", action="store_true", help="recompute cells that are already done")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    run.add_argument("--executor", choices=("local", "ray"), default="local",
+                     help="where tasks run: local (this process, default) or ray (needs the `ray` "
+                     "extra; a local Ray instance unless --address is given)")
+    run.add_argument("--address", help="Ray cluster address, e.g. ray://head:10001 or auto "
+                     "(--executor ray only)")
+    run.add_argument("--cpus-per-cell", type=_positive, default=1.0,
+                     help="CPUs (and torch threads) per Ray task (default 1)")
+    run.add_argument("--gpus-per-cell", type=_fraction,
+                     help="GPU share per Ray task (default 1/4 of a GPU when the cluster has GPUs "
+                     "and the device is not cpu, else 0)")
 
     lister = sub.add_parser("list", help="list registered components with descriptions")
     lister.add_argument("kind", nargs="?", choices=KINDS, help="one kind (default: all)")
@@ -73,6 +83,28 @@ def _points(text: str) -> float:
     if not math.isfinite(value) or value < 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be a finite number of points >= 0")
     return value
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a number > 0")
+    return value
+
+
+def _fraction(text: str) -> float:
+    value = _positive(text) if text.strip() not in ("0", "0.0") else 0.0
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be in [0, 1] (a share of one GPU)")
+    return value
+
+
+def _train_summary(train: dict[str, Any]) -> str:
+    return ", ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}"
+                     for k, v in train.items() if v not in (None, 0.0))
 
 
 def _blank_missing(table: Any) -> Any:
@@ -116,6 +148,12 @@ def cmd_list(kind: str | None) -> int:
     registries = dict(zip(KINDS, (DATASETS, MODELS, COMPRESSORS, ATTACKS)))
     for name in [kind] if kind else KINDS:
         rows = [(e.name, e.description) for e in registries[name].entries()]
+        if name == "models":  # the training a suite gets when it leaves `train` out
+            from innr_bench.models.train import TrainConfig
+
+            rows = [(e.name, e.description, "train: " + _train_summary(
+                TrainConfig(**e.defaults.get("train", {})).to_dict()))
+                for e in registries[name].entries()]
         print(f"{name}:")
         print(tabulate(rows, tablefmt="plain"))
         print()
@@ -124,17 +162,26 @@ def cmd_list(kind: str | None) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from innr_bench.config import load_suite
+    from innr_bench.errors import ConfigError
+    from innr_bench.executors import make_executor
     from innr_bench.progress import Progress
     from innr_bench.report import accuracy_vs_size, render, transfer, write_leaderboards
     from innr_bench.runner import Runner
 
     suite = load_suite(args.suite)
-    with Progress(enabled=False if args.no_progress else None) as progress:
-        runner = Runner(suite, out_dir=args.out, device=args.device, force=args.force,
-                        progress=progress)
-        progress.print(f"suite {suite.name}: {len(suite.seeds)} seeds on {runner.device}; "
-                       f"writing {runner.store.root}")
-        summary = runner.run()
+    if args.address and args.executor != "ray":
+        raise ConfigError("--address is for --executor ray; add --executor ray or drop --address")
+    executor = make_executor(args.executor, address=args.address, cpus_per_cell=args.cpus_per_cell,
+                             gpus_per_cell=args.gpus_per_cell)
+    try:
+        with Progress(enabled=False if args.no_progress else None) as progress:
+            runner = Runner(suite, out_dir=args.out, device=args.device, force=args.force,
+                            progress=progress, executor=executor)
+            progress.print(f"suite {suite.name}: {len(suite.seeds)} seeds on {runner.device}, "
+                           f"executor {args.executor}; writing {runner.store.root}")
+            summary = runner.run()
+    finally:
+        executor.close()
     written = write_leaderboards(summary.out_dir)
     records = runner.store.records()
     size_sections, _ = accuracy_vs_size(records)

@@ -53,9 +53,10 @@ class AttackSpec(ComponentSpec):
 
 @dataclass(frozen=True, config=STRICT)
 class TargetSpec(ComponentSpec):
-    """A target model and how to train it."""
+    """A target model and how to train it; `train` keys left out come from the model's
+    registered training default (`innr-bench list models` shows it), then TrainConfig's."""
 
-    train: TrainConfig = field(default_factory=TrainConfig)
+    train: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, config=STRICT)
@@ -177,7 +178,7 @@ def parse_suite(raw: Any, *, source: str = "<suite>") -> Suite:
         device=spec.device,
         datasets=_expand_all("datasets", spec.datasets, DATASETS, source),
         targets=[
-            Target(model, target.train)
+            Target(model, _train_config(f"targets[{i}].train", model.name, target.train, source))
             for i, target in enumerate(spec.targets)
             for model in _expand(f"targets[{i}]", target, MODELS, source)
         ],
@@ -186,6 +187,17 @@ def parse_suite(raw: Any, *, source: str = "<suite>") -> Suite:
         eval=spec.eval,
         numerics=spec.numerics,
     )
+
+
+def _train_config(where: str, model: str, given: dict[str, Any], source: str) -> TrainConfig:
+    """The model's registered training default, overridden key by key by the suite's `train`."""
+    merged = {**MODELS.entry(model).defaults.get("train", {}), **given}
+    try:
+        return TrainConfig(**merged)
+    except pydantic.ValidationError as error:
+        raise ConfigError(_prefix(format_validation_error(error, where=where), source)) from None
+    except TypeError as error:
+        raise ConfigError(f"{source}: {where}: {error}") from None
 
 
 def _prefix(message: str, source: str) -> str:

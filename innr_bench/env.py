@@ -15,7 +15,7 @@ import torch
 import innr_bench
 
 _PACKAGES = ("torch", "torchvision", "numpy", "pandas", "safetensors", "pydantic", "torchattacks",
-             "mlxtend")
+             "mlxtend", "ray")
 
 
 def git_commit(directory: Path) -> str | None:

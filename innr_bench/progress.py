@@ -72,3 +72,18 @@ class Progress:
     def print(self, message: str) -> None:
         """A line above the bars (or plain on stderr when bars are off)."""
         self.console.print(message, highlight=False, markup=False, soft_wrap=True)
+
+
+class RecordedProgress(Progress):
+    """No bars; printed lines are kept for `drain()` (a remote worker hands them to the runner)."""
+
+    def __init__(self) -> None:
+        super().__init__(enabled=False)
+        self._lines: list[str] = []
+
+    def print(self, message: str) -> None:
+        self._lines.append(message)
+
+    def drain(self) -> list[str]:
+        lines, self._lines = self._lines, []
+        return lines

@@ -6,7 +6,7 @@ import difflib
 import fnmatch
 import inspect
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from innr_bench.errors import UnknownComponentError
@@ -22,6 +22,7 @@ class Entry(Generic[T]):
     factory: T
     description: str
     aliases: tuple[str, ...] = ()
+    defaults: dict[str, Any] = field(default_factory=dict)  # e.g. a model's training recipe
 
 
 class Registry(Generic[T]):
@@ -33,16 +34,18 @@ class Registry(Generic[T]):
         self._aliases: dict[str, str] = {}
 
     def register(
-        self, name: str, *, aliases: tuple[str, ...] = (), description: str | None = None
+        self, name: str, *, aliases: tuple[str, ...] = (), description: str | None = None,
+        defaults: dict[str, Any] | None = None,
     ) -> Callable[[T], T]:
-        """Decorator: `@MODELS.register("seed-cnn")` registers the decorated factory."""
+        """Decorator: `@MODELS.register("seed-cnn")` registers the decorated factory; `defaults`
+        holds settings a suite may leave out (for models: `{"train": {...}}`)."""
 
         def decorator(factory: T) -> T:
             for key in (name, *aliases):
                 if key in self._entries or key in self._aliases:
                     raise ValueError(f"{self.kind} {key!r} is already registered")
             doc = description or _first_line(inspect.getdoc(factory))
-            self._entries[name] = Entry(name, factory, doc, tuple(aliases))
+            self._entries[name] = Entry(name, factory, doc, tuple(aliases), dict(defaults or {}))
             self._aliases.update({alias: name for alias in aliases})
             return factory
 

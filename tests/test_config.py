@@ -53,6 +53,13 @@ class TestValidSuites:
         suite = load_suite(_write(tmp_path, text))
         assert suite.targets[0].train.lr == 5e-4
 
+    def test_a_target_without_train_gets_its_registered_default(self) -> None:
+        suite = parse_suite(_with(targets=[{"name": "lenet5"}, {"name": "lenet-300-100",
+                                                                "train": {"epochs": 2}}]))
+        lenet5, mlp = (t.train for t in suite.targets)
+        assert (lenet5.lr, lenet5.batch_size, lenet5.epochs) == (1e-3, 128, 10)
+        assert (mlp.lr, mlp.batch_size, mlp.epochs) == (1e-3, 128, 2)  # one key overridden
+
     def test_shipped_suites_load(self, repo_root: Path) -> None:
         for path in sorted((repo_root / "suites").glob("*.yaml")):
             assert load_suite(path).name == path.stem
@@ -81,6 +88,8 @@ class TestConfigErrors:
          r"attacks\[0\]\.params\.clamp: 'sometimes' is invalid"),
         (_with(targets=[{"name": "seed-cnn", "train": {"batch_size": 0}}]),
          r"targets\[0\]\.train\.batch_size: 0 is invalid \(Input should be greater than 0\)"),
+        (_with(targets=[{"name": "lenet5", "train": {"epoch": 3}}]),
+         r"targets\[0\]\.train\.epoch: 3 is invalid \(unknown key\)"),
         (_with(compressors=[{"name": "innr-siren", "params": {"width": 8}, "grid": {"width": [8]}}]),
          r"compressors\[0\]: \['width'\] set in both params and grid"),
         (_with(compressors=[{"name": "identity"}, {"name": "identity"}]),

@@ -11,7 +11,7 @@ from innr_bench.models.layers import MNIST_MEAN, MNIST_STD, Normalize
 from innr_bench.registry import MODELS
 
 
-@MODELS.register("lenet5")
+@MODELS.register("lenet5", defaults={"train": {"lr": 1e-3, "batch_size": 128, "epochs": 10}})
 def lenet5(
     *,
     num_classes: Annotated[int, Field(ge=2)] = 10,
@@ -30,7 +30,7 @@ def lenet5(
     )
 
 
-@MODELS.register("lenet-300-100")
+@MODELS.register("lenet-300-100", defaults={"train": {"lr": 1e-3, "batch_size": 128, "epochs": 10}})
 def lenet_300_100(
     *,
     num_classes: Annotated[int, Field(ge=2)] = 10,

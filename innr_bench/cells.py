@@ -1,0 +1,360 @@
+"""Computing a suite's work: train or load a target, compress it, evaluate it, attack it.
+
+A `CellWorker` lives where the computing happens: in the runner's own process (local executor)
+or in a Ray worker (ray executor). It never writes results; it returns them as `TaskResult`s
+and the runner stores them, so every executor feeds the same result store."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import time
+import traceback
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import torch
+from torch import nn
+
+import innr_bench
+from innr_bench.cache import CacheEntry, TensorCache
+from innr_bench.compress.base import CompressContext, Compressed, fp32_bytes, named_weights
+from innr_bench.config import CONTROL, ORIGINAL, Component, Suite, Target
+from innr_bench.data import Dataset
+from innr_bench.env import device_name
+from innr_bench.errors import InnrBenchError
+from innr_bench.evaluate import predict, transfer_matrix, weight_errors
+from innr_bench.models.placement import TRAINER_REVISION, place_model
+from innr_bench.models.train import train
+from innr_bench.progress import Progress, RecordedProgress
+from innr_bench.registry import ATTACKS, COMPRESSORS, MODELS
+from innr_bench.store import content_key
+
+logger = logging.getLogger(__name__)
+
+GroupId = tuple[str, str, int]  # dataset label, target label, seed
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def dataset_info(data: Dataset) -> dict[str, Any]:
+    """What results record about the data a cell saw."""
+    return {"name": data.name, "source": data.source, "sha256": data.sha256,
+            "warning": data.warning, "n_train": len(data.train_y), "n_test": len(data.test_y)}
+
+
+@dataclass(frozen=True)
+class Task:
+    """One independent unit of work: train a target (`kind == "target"`) or compute one cell
+    (`kind` "compressor" or "attack", `index` into the suite's list of that kind)."""
+
+    kind: str
+    group: GroupId
+    index: int = -1
+    key: str = ""
+
+
+@dataclass
+class TaskResult:
+    """What a task produced: a cell record (none for targets), stage times, messages for the
+    user, and the cache entries it wrote when it ran somewhere else (to be kept by the runner)."""
+
+    task: Task
+    record: dict[str, Any] | None = None
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    messages: list[str] = field(default_factory=list)
+    entries: list[CacheEntry] = field(default_factory=list)
+
+
+@dataclass
+class TargetGroup:
+    """One trained target (dataset x target config x seed); trained or loaded on first use."""
+
+    dataset: Component
+    data: Dataset
+    target: Target
+    seed: int
+    key: str
+    model: nn.Module | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+    test_predictions: torch.Tensor | None = None  # the original's, computed once per group
+
+    @property
+    def id(self) -> GroupId:
+        return (self.dataset.label, self.target.model.label, self.seed)
+
+    def describe(self) -> dict[str, Any]:
+        return {"label": self.target.model.label, "name": self.target.model.name,
+                "params": self.target.model.params, "train": self.target.train.to_dict(),
+                "key": self.key}
+
+
+class CellWorker:
+    """Knows a suite's target groups and cell keys and computes tasks against a tensor cache."""
+
+    def __init__(
+        self,
+        suite: Suite,
+        datasets: dict[str, Dataset],
+        *,
+        device: torch.device,
+        numerics: dict[str, Any],
+        cache: TensorCache,
+        force: bool = False,
+        progress: Progress | None = None,
+        executor: str = "local",
+        git_commit: str | None = None,
+        ship_entries: bool = False,
+    ) -> None:
+        self.suite = suite
+        self.device = device
+        self.numerics = numerics
+        self.cache = cache
+        self.force = force
+        self.progress = progress or Progress(enabled=False)
+        self.executor = executor
+        self.git_commit = git_commit
+        self.ship_entries = ship_entries  # return the cache entries each task writes
+        self.stage_seconds: dict[str, float] = defaultdict(float)
+        self.datasets = datasets
+        self.groups: dict[GroupId, TargetGroup] = {}
+        for dataset in suite.datasets:
+            for target in suite.targets:
+                for seed in suite.seeds:
+                    group = self._group(dataset, datasets[dataset.label], target, seed)
+                    self.groups[group.id] = group
+
+    @contextlib.contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.stage_seconds[name] += time.perf_counter() - start
+
+    # -- keys -------------------------------------------------------------------------------
+
+    def _group(self, dataset: Component, data: Dataset, target: Target, seed: int) -> TargetGroup:
+        reduced = {k: True for k in ("tf32", "amp") if self.numerics[k]}
+        key = content_key({
+            "dataset": dataset.to_dict(), "data_sha256": data.sha256,
+            "model": target.model.to_dict(), "train": target.train.to_dict(),
+            "seed": seed, "version": innr_bench.__version__, "trainer": TRAINER_REVISION,
+            # reduced precision changes every number; fp32 keys stay as they were
+            **({"numerics": reduced} if reduced else {}),
+        })
+        return TargetGroup(dataset, data, target, seed, key)
+
+    def control(self, group: TargetGroup) -> TargetGroup:
+        """The independently trained copy for `group`: the next seed's target (seed + 1 when the
+        suite has one seed), shared with that seed's cells when it is part of the suite."""
+        seeds = self.suite.seeds
+        seed = seeds[(seeds.index(group.seed) + 1) % len(seeds)] if len(seeds) > 1 else group.seed + 1
+        index = (group.dataset.label, group.target.model.label, seed)
+        if index not in self.groups:
+            self.groups[index] = self._group(group.dataset, group.data, group.target, seed)
+        return self.groups[index]
+
+    def components(self, kind: str) -> list[Component]:
+        return self.suite.attacks if kind == "attack" else self.suite.compressors
+
+    def cell_key(self, group: TargetGroup, component: Component) -> str:
+        identity = {"name": component.name, "params": component.key_params(), "label": component.label}
+        return content_key({"kind": component.kind, "group": group.key, **identity,
+                            **self._cell_inputs(group, component)})
+
+    def _cell_inputs(self, group: TargetGroup, component: Component) -> dict[str, Any]:
+        """What a cell depends on beyond its component: attack cells depend on the nets."""
+        if component.kind != "attack":
+            return {"version": innr_bench.__version__}
+        control = [self.control(group).key] if self.suite.eval.control else []
+        return {"version": innr_bench.__version__, "eval": self.suite.eval.__dict__,
+                **({"limit": component.limit} if component.limit is not None else {}),
+                "nets": [self.compressed_key(group, c) for c in attacked(self.suite.compressors)],
+                **({"control": control} if control else {})}
+
+    def compressed_key(self, group: TargetGroup, compressor: Component) -> str:
+        return content_key({"group": group.key, "name": compressor.name,
+                            "params": compressor.key_params(), "version": innr_bench.__version__})
+
+    def inputs(self, task: Task) -> list[tuple[str, str]]:
+        """Cache entries (kind, key) a task reads when they exist: what to ship to a remote worker."""
+        group = self.groups[task.group]
+        needed = [("targets", group.key)]
+        if task.kind == "compressor":
+            needed.append(("compressed", self.compressed_key(group, self.suite.compressors[task.index])))
+        elif task.kind == "attack":
+            if self.suite.eval.control:
+                needed.append(("targets", self.control(group).key))
+            needed += [("compressed", self.compressed_key(group, c))
+                       for c in attacked(self.suite.compressors)]
+        return needed
+
+    # -- tasks ------------------------------------------------------------------------------
+
+    def execute(self, task: Task) -> TaskResult:
+        """Run one task; cell failures become failed records, user errors propagate."""
+        before = dict(self.stage_seconds)
+        written_before = len(self.cache.written)
+        group = self.groups[task.group]
+        record = None
+        if task.kind == "target":
+            try:
+                self.ensure_target(group)
+            except InnrBenchError:
+                raise
+            except Exception as error:  # the cells that need it retry and record the failure
+                logger.debug("training %s failed", group.id, exc_info=True)
+                self.progress.print(f"FAILED training {group.id}: {type(error).__name__}: {error}")
+        else:
+            record = self.cell(group, self.components(task.kind)[task.index], task.key)
+        spent = {k: v - before.get(k, 0.0) for k, v in self.stage_seconds.items()}
+        entries = []
+        if self.ship_entries:
+            written = self.cache.written[written_before:]
+            entries = [e for e in (self.cache.read_entry(kind, key) for kind, key in written) if e]
+        messages = self.progress.drain() if isinstance(self.progress, RecordedProgress) else []
+        return TaskResult(task, record, {k: v for k, v in spent.items() if v > 0}, messages, entries)
+
+    def cell(self, group: TargetGroup, component: Component, key: str) -> dict[str, Any]:
+        """One cell's record: its results, or status `failed` with the error."""
+        base = {
+            "key": key, "kind": component.kind, "suite": self.suite.name, "seed": group.seed,
+            "dataset": {"label": group.dataset.label, **dataset_info(group.data)},
+            "target": group.describe(), component.kind: component.to_dict(),
+            "device": str(self.device), "numerics": self.numerics, "created": now(),
+            "innr_bench": innr_bench.__version__, "git_commit": self.git_commit,
+            "worker": {"executor": self.executor, "host": socket.gethostname(),
+                       "device_name": device_name(self.device),
+                       # fits of thousands of steps round differently with another thread count
+                       "torch_threads": torch.get_num_threads()},
+        }
+        compute = self._attack_cell if component.kind == "attack" else self._compress_cell
+        start = time.perf_counter()
+        try:
+            self.ensure_target(group)
+            record = {**base, **compute(group, component), "status": "ok"}
+        except InnrBenchError:
+            raise
+        except Exception as error:  # one failed cell must not stop the others
+            logger.debug("cell %s failed", key, exc_info=True)
+            record = {**base, "status": "failed", "error": f"{type(error).__name__}: {error}",
+                      "traceback": traceback.format_exc(limit=5)}
+        record["wall_seconds"] = round(time.perf_counter() - start, 3)
+        return record
+
+    # -- targets and compressed copies ------------------------------------------------------
+
+    def ensure_target(self, group: TargetGroup) -> None:
+        if group.model is not None:
+            return
+        torch.manual_seed(group.seed)  # the target's initialization
+        model = MODELS.get(group.target.model.name)(**group.target.model.params)
+        cached = None if self.force else self.cache.load("targets", group.key)
+        if cached is not None:
+            tensors, meta = cached
+            model.load_state_dict(tensors)
+            group.info = meta
+        else:
+            with self.stage("train"):
+                info = train(model, group.data, group.target.train, seed=group.seed,
+                             device=self.device, progress=self.progress, amp=self.numerics["amp"])
+            with self.stage("evaluate"):
+                preds = self._predict(model, group.data.test_x)
+            info["accuracy"] = float((preds == group.data.test_y).float().mean())
+            info["parameters"] = sum(p.numel() for p in model.parameters())
+            info["device"] = str(self.device)
+            self.cache.save("targets", group.key, model.state_dict(), info)
+            group.info = info
+            self.progress.print(
+                f"trained {group.target.model.label} seed {group.seed}: accuracy "
+                f"{info['accuracy']:.4f} after {info['steps']} steps ({info['epochs']} epochs) "
+                f"in {info['seconds']:.1f} s"
+            )
+        group.model = place_model(model, self.device).eval()
+
+    def _compressed(self, group: TargetGroup, compressor: Component) -> Compressed:
+        """The compressed copy from the cache, or compressed now (and cached)."""
+        key = self.compressed_key(group, compressor)
+        cached = None if self.force else self.cache.load("compressed", key)
+        if cached is not None:
+            tensors, meta = cached
+            return Compressed(compressor.name, tensors, meta["meta"], meta["size_bytes"], meta["info"])
+        instance = build_compressor(compressor)
+        # only compressors that declare they use data see it
+        data = None if instance.data_free else group.data
+        ctx = CompressContext(seed=group.seed, device=self.device, progress=self.progress, data=data,
+                              train=group.target.train, amp=self.numerics["amp"])
+        with self.stage("compress"):
+            compressed = instance.compress(group.model, ctx)
+        self.cache.save("compressed", key, compressed.tensors, {
+            "meta": compressed.meta, "size_bytes": compressed.size_bytes, "info": compressed.info})
+        return compressed
+
+    def _predict(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        return predict(model, x, batch_size=self.suite.eval.batch_size, device=self.device)
+
+    def _compress_cell(self, group: TargetGroup, compressor: Component) -> dict[str, Any]:
+        assert group.model is not None
+        compressed = self._compressed(group, compressor)
+        with self.stage("evaluate"):
+            rebuilt = compressed.reconstruct(group.model)
+            preds = self._predict(rebuilt, group.data.test_x)
+            if group.test_predictions is None:
+                group.test_predictions = self._predict(group.model, group.data.test_x)
+            original_preds = group.test_predictions
+            errors = weight_errors(named_weights(group.model), named_weights(rebuilt))
+        accuracy = float((preds == group.data.test_y).float().mean())
+        reference = fp32_bytes(group.model)
+        if not all(torch.isfinite(p).all() for p in rebuilt.parameters()):
+            raise FloatingPointError("reconstructed weights contain NaN or inf")
+        return {
+            "target_accuracy": group.info["accuracy"],
+            "target_train": {k: group.info.get(k) for k in ("steps", "epochs", "seconds")},
+            "accuracy": accuracy,
+            "delta": accuracy - group.info["accuracy"],
+            "agreement": float((preds == original_preds).float().mean()),
+            "size_bytes": compressed.size_bytes,
+            "fp32_bytes": reference,
+            "ratio": compressed.size_bytes / reference,
+            "data_free": bool(build_compressor(compressor).data_free),
+            "compress_seconds": compressed.info.get("seconds"),
+            "weight_error": errors,
+            "info": compressed.info,
+        }
+
+    def _attack_cell(self, group: TargetGroup, attack: Component) -> dict[str, Any]:
+        assert group.model is not None
+        nets = {ORIGINAL: group.model}
+        for compressor in attacked(self.suite.compressors):
+            nets[compressor.label] = self._compressed(group, compressor).reconstruct(group.model)
+        control = None
+        if self.suite.eval.control:
+            control = self.control(group)
+            self.ensure_target(control)
+            nets[CONTROL] = control.model
+        limit = attack.limit or self.suite.eval.attack_limit
+        x, y = group.data.test_x[:limit], group.data.test_y[:limit]
+        with self.stage("attack"):
+            rows = transfer_matrix(nets, ATTACKS.get(attack.name)(**attack.params), x, y,
+                                   batch_size=self.suite.eval.batch_size, device=self.device,
+                                   progress=self.progress)
+        return {"nets": list(nets), "n_attacked": len(y), "transfer": rows,
+                "control": None if control is None else {"seed": control.seed, "key": control.key,
+                                                         "accuracy": control.info.get("accuracy")}}
+
+
+def build_compressor(compressor: Component) -> Any:
+    """The registered compressor configured as in the suite (cheap: nothing is fitted yet)."""
+    return COMPRESSORS.get(compressor.name)(**compressor.params)
+
+
+def attacked(compressors: list[Component]) -> list[Component]:
+    """Compressed copies that enter transfer matrices (identity would duplicate the original)."""
+    return [c for c in compressors if c.name != "identity" and c.transfer]

@@ -1,0 +1,126 @@
+"""The ray executor gives the local executor's numbers, and both feed one result store."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from innr_bench.cache import TensorCache
+from innr_bench.cli import main
+from innr_bench.config import Suite, load_suite
+from innr_bench.runner import Runner
+
+ray = pytest.importorskip("ray")
+
+NUMBERS = ("accuracy", "target_accuracy", "agreement", "size_bytes", "ratio", "weight_error", "transfer")
+
+
+@pytest.fixture(scope="module")
+def ray_executor() -> Iterator[Any]:
+    from innr_bench.executors import make_executor
+
+    executor = make_executor("ray", num_cpus=2)  # a local 2-CPU Ray instance, as on this machine
+    yield executor
+    executor.close()
+
+
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    """Ray gives each cell one CPU and one torch thread; the local reference must match, since
+    fits of thousands of steps round differently with another thread count."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _numbers(results: Path) -> dict[str, dict[str, Any]]:
+    records = [json.loads(p.read_text()) for p in (results / "records").glob("*.json")]
+    return {r["key"]: {field: r.get(field) for field in (*NUMBERS, "status")} for r in records}
+
+
+def _run(suite: Suite, out: Path, cache: Path, executor: Any = None) -> Any:
+    return Runner(suite, out_dir=out, device="cpu", cache=TensorCache(cache), executor=executor).run()
+
+
+def test_ray_gives_the_local_numbers(
+    repo_root: Path, tmp_path: Path, ray_executor: Any, one_thread: None
+) -> None:
+    smoke = load_suite(repo_root / "suites" / "smoke.yaml")
+    local = _run(smoke, tmp_path / "local", tmp_path / "local-cache")
+    remote = _run(smoke, tmp_path / "ray", tmp_path / "ray-cache", ray_executor)
+    assert local.failed == [] and remote.failed == []
+    assert remote.computed == local.computed == 14
+    assert remote.stage_seconds["train"] > 0  # the targets were trained by Ray workers
+    expected, got = _numbers(tmp_path / "local" / "smoke"), _numbers(tmp_path / "ray" / "smoke")
+    assert got.keys() == expected.keys() and len(got) == 14
+    assert got == expected
+    record = json.loads(next((tmp_path / "ray" / "smoke" / "records").glob("*.json")).read_text())
+    assert record["worker"]["executor"] == "ray" and record["worker"]["torch_threads"] == 1
+    manifest = json.loads((tmp_path / "ray" / "smoke" / "manifest.json").read_text())
+    assert manifest["runs"][-1]["executor"]["name"] == "ray"
+    # what the workers trained and compressed came back into the runner's cache
+    cache = TensorCache(tmp_path / "ray-cache")
+    assert len(list((cache.root / "targets").glob("*.safetensors"))) == 2
+    assert len(list((cache.root / "compressed").glob("*.safetensors"))) == 12  # 6 x 2 seeds
+
+
+def test_a_mixed_local_and_ray_history_is_one_result_set(
+    repo_root: Path, tmp_path: Path, ray_executor: Any, one_thread: None
+) -> None:
+    smoke = load_suite(repo_root / "suites" / "smoke.yaml")
+    without_attacks = dataclasses.replace(smoke, attacks=[])
+    first = _run(without_attacks, tmp_path / "mixed", tmp_path / "cache")  # compressor cells, locally
+    rest = _run(smoke, tmp_path / "mixed", tmp_path / "cache", ray_executor)  # the rest on Ray
+    assert (first.computed, rest.skipped, rest.computed) == (12, 12, 2)
+    assert "train" not in rest.stage_seconds  # the workers were sent the cached targets
+    reference = _run(smoke, tmp_path / "reference", tmp_path / "reference-cache")
+    assert reference.computed == 14
+    assert _numbers(tmp_path / "mixed" / "smoke") == _numbers(tmp_path / "reference" / "smoke")
+
+
+def test_force_on_ray_recomputes_rather_than_shipping_old_entries(
+    repo_root: Path, tmp_path: Path, ray_executor: Any, one_thread: None
+) -> None:
+    smoke = load_suite(repo_root / "suites" / "smoke.yaml")
+    suite = dataclasses.replace(smoke, compressors=smoke.compressors[:3], attacks=[])
+    _run(suite, tmp_path / "out", tmp_path / "cache")
+    again = Runner(suite, out_dir=tmp_path / "out", device="cpu", cache=TensorCache(tmp_path / "cache"),
+                   executor=ray_executor, force=True).run()
+    assert again.computed == 6 and again.stage_seconds["train"] > 0
+
+
+def test_address_without_the_ray_executor_is_a_user_error(
+    repo_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["run", str(repo_root / "suites" / "smoke.yaml"), "--address", "auto"])
+    assert code == 2
+    assert "--executor ray" in capsys.readouterr().err
+
+
+def test_components_registered_in_main_cannot_go_to_ray_workers(
+    repo_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from innr_bench.errors import ConfigError
+    from innr_bench.executors.ray_cluster import _plugin_modules
+    from innr_bench.registry import MODELS
+
+    smoke = load_suite(repo_root / "suites" / "smoke.yaml")
+    assert _plugin_modules(smoke) == ()  # built-ins need no import
+    monkeypatch.setattr(MODELS, "_entries", dict(MODELS._entries))
+
+    def toy() -> torch.nn.Module:
+        return torch.nn.Linear(1, 1)
+
+    toy.__module__ = "__main__"
+    MODELS.register("toy-main")(toy)
+    target = dataclasses.replace(smoke.targets[0], model=dataclasses.replace(smoke.targets[0].model,
+                                                                             name="toy-main"))
+    with pytest.raises(ConfigError, match="__main__"):
+        _plugin_modules(dataclasses.replace(smoke, targets=[target]))
