@@ -156,10 +156,16 @@ class CellWorker:
         suite has one seed), shared with that seed's cells when it is part of the suite."""
         seeds = self.suite.seeds
         seed = seeds[(seeds.index(group.seed) + 1) % len(seeds)] if len(seeds) > 1 else group.seed + 1
-        index = (group.dataset.label, group.target.model.label, seed)
-        if index not in self.groups:
-            self.groups[index] = self._group(group.dataset, group.data, group.target, seed)
-        return self.groups[index]
+        return self.group((group.dataset.label, group.target.model.label, seed))
+
+    def group(self, gid: GroupId) -> TargetGroup:
+        """A group by id, including a control target outside the suite's seeds."""
+        if gid not in self.groups:
+            dataset_label, target_label, seed = gid
+            dataset = next(d for d in self.suite.datasets if d.label == dataset_label)
+            target = next(t for t in self.suite.targets if t.model.label == target_label)
+            self.groups[gid] = self._group(dataset, self.datasets[dataset_label], target, seed)
+        return self.groups[gid]
 
     def components(self, kind: str) -> list[Component]:
         return self.suite.attacks if kind == "attack" else self.suite.compressors
@@ -185,7 +191,7 @@ class CellWorker:
 
     def inputs(self, task: Task) -> list[tuple[str, str]]:
         """Cache entries (kind, key) a task reads when they exist: what to ship to a remote worker."""
-        group = self.groups[task.group]
+        group = self.group(task.group)
         needed = [("targets", group.key)]
         if task.kind == "compressor":
             needed.append(("compressed", self.compressed_key(group, self.suite.compressors[task.index])))
@@ -202,7 +208,7 @@ class CellWorker:
         """Run one task; cell failures become failed records, user errors propagate."""
         before = dict(self.stage_seconds)
         written_before = len(self.cache.written)
-        group = self.groups[task.group]
+        group = self.group(task.group)
         record = None
         if task.kind == "target":
             try:

@@ -148,11 +148,11 @@ class Runner:
         assert self.worker is not None
         needed: dict[tuple[str, str, int], None] = {}
         for task in pending:
-            group = self.worker.groups[task.group]
+            group = self.worker.group(task.group)
             needed[group.id] = None
             if task.kind == "attack" and self.suite.eval.control:
                 needed[self.worker.control(group).id] = None
-        groups = [self.worker.groups[gid] for gid in needed]
+        groups = [self.worker.group(gid) for gid in needed]
         return [Task("target", g.id) for g in groups if self.force or not self.cache.has("targets", g.key)]
 
     def _execute(self, tasks: list[Task], advance: Any) -> None:

@@ -96,6 +96,18 @@ def test_force_on_ray_recomputes_rather_than_shipping_old_entries(
     assert again.computed == 6 and again.stage_seconds["train"] > 0
 
 
+def test_a_one_seed_suite_trains_its_control_on_ray(
+    repo_root: Path, tmp_path: Path, ray_executor: Any
+) -> None:
+    smoke = load_suite(repo_root / "suites" / "smoke.yaml")
+    suite = dataclasses.replace(smoke, seeds=[0], compressors=smoke.compressors[:3])
+    summary = _run(suite, tmp_path / "out", tmp_path / "cache", ray_executor)
+    assert summary.failed == [] and summary.computed == 4
+    attack = [r for r in map(json.loads, map(Path.read_text, (tmp_path / "out" / "smoke" / "records")
+                                            .glob("*.json"))) if r["kind"] == "attack"]
+    assert attack[0]["control"]["seed"] == 1  # seed + 1, trained by a worker
+
+
 def test_address_without_the_ray_executor_is_a_user_error(
     repo_root: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -124,3 +136,35 @@ def test_components_registered_in_main_cannot_go_to_ray_workers(
                                                                              name="toy-main"))
     with pytest.raises(ConfigError, match="__main__"):
         _plugin_modules(dataclasses.replace(smoke, targets=[target]))
+
+
+@pytest.mark.parametrize(("requested", "device", "gpus", "share"), [
+    (None, "auto", 0, 0.0),     # a CPU-only cluster
+    (None, "auto", 2, 0.25),    # four cells share each GPU
+    (None, "cpu", 2, 0.0),      # --device cpu keeps cells off the GPUs
+    (0.5, "cuda", 1, 0.5),      # as asked
+])
+def test_gpu_share(requested: float | None, device: str, gpus: float, share: float) -> None:
+    from innr_bench.executors.ray_cluster import gpu_share
+
+    assert gpu_share(requested, device, gpus) == share
+
+
+def test_cuda_on_a_cluster_without_gpus_is_a_user_error() -> None:
+    from innr_bench.errors import ConfigError
+    from innr_bench.executors.ray_cluster import gpu_share
+
+    with pytest.raises(ConfigError, match="no GPUs"):
+        gpu_share(None, "cuda", 0)
+
+
+def test_without_ray_the_ray_executor_says_which_extra_to_install(
+    repo_root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now fails as if not installed
+    monkeypatch.delitem(sys.modules, "innr_bench.executors.ray_cluster", raising=False)
+    code = main(["run", str(repo_root / "suites" / "smoke.yaml"), "--executor", "ray"])
+    assert code == 2
+    assert "pip install 'innr-bench[ray]'" in capsys.readouterr().err

@@ -90,15 +90,6 @@ class RayExecutor:
             ray.shutdown()
         self._started = False
 
-    def _gpus(self, device: str) -> float:
-        if self.gpus_per_cell is not None:
-            return self.gpus_per_cell
-        have = ray.cluster_resources().get("GPU", 0)
-        if device == "cuda" and not have:
-            raise ConfigError("device 'cuda' was requested but the Ray cluster has no GPUs; use "
-                              "--device auto or cpu, or add GPU nodes")
-        return 1 / SHARED_GPU_CELLS if have and device != "cpu" else 0.0
-
     def _spec_ref(self, runner: Runner) -> tuple[str, Any]:
         if self._spec is None or self._spec[0] != id(runner):
             assert runner.worker is not None
@@ -112,9 +103,10 @@ class RayExecutor:
         if not tasks:
             return
         spec_id, spec_ref = self._spec_ref(runner)
-        remote = ray.remote(_execute).options(num_cpus=self.cpus_per_cell,
-                                              num_gpus=self._gpus(runner.device_request))
-        window = max(2, int(2 * ray.cluster_resources().get("CPU", 1) / self.cpus_per_cell))
+        resources = ray.cluster_resources()
+        gpus = gpu_share(self.gpus_per_cell, runner.device_request, resources.get("GPU", 0))
+        remote = ray.remote(_execute).options(num_cpus=self.cpus_per_cell, num_gpus=gpus)
+        window = max(2, int(2 * resources.get("CPU", 1) / self.cpus_per_cell))  # keep workers fed
         queue = list(reversed(tasks))
         in_flight: list[Any] = []
         try:
@@ -128,6 +120,17 @@ class RayExecutor:
         finally:
             for ref in in_flight:
                 ray.cancel(ref)
+
+
+def gpu_share(requested: float | None, device: str, cluster_gpus: float) -> float:
+    """Each task's share of a GPU: as requested, else 1/SHARED_GPU_CELLS when the cluster has
+    GPUs and the device may use them, else none."""
+    if device == "cuda" and not cluster_gpus:
+        raise ConfigError("device 'cuda' was requested but the Ray cluster has no GPUs; use "
+                          "--device auto or cpu, or add GPU nodes")
+    if requested is not None:
+        return requested
+    return 1 / SHARED_GPU_CELLS if cluster_gpus and device != "cpu" else 0.0
 
 
 def _result(ref: Any) -> TaskResult:
