@@ -22,6 +22,13 @@ def _model() -> torch.nn.Module:
     return seed_cnn(c=8)
 
 
+def test_indices_into_a_large_tensor_need_more_than_16_bits_and_round_trip() -> None:
+    mask = torch.rand(784 * 300) < 0.02  # lenet-300-100's first layer at 98 % sparsity
+    stored, fmt = encode_mask(mask)
+    assert fmt == "indices" and stored.numel() == -(-int(mask.sum()) * 18 // 8)  # 18-bit indices
+    assert torch.equal(decode_mask(stored, fmt, mask.numel(), int(mask.sum())), mask)
+
+
 @pytest.mark.parametrize("density", [0.01, 0.05, 0.5, 1.0])
 def test_mask_encoding_picks_the_smaller_format_and_round_trips(density: float) -> None:
     mask = torch.rand(4096) < density

@@ -6,7 +6,7 @@ import math
 
 import torch
 
-MAX_BITS = 16
+MAX_BITS = 32  # codes up to 32 bits: indices into tensors of up to 4G entries
 
 
 def packed_bytes(count: int, bits: int) -> int:

@@ -13,13 +13,14 @@ from pydantic import Field
 from torch import nn
 
 from innr_bench.compress.base import CompressContext, Compressed, named_weights, payload_bytes, with_buffers
-from innr_bench.compress.bitpack import MAX_BITS, pack_bits, unpack_bits
+from innr_bench.compress.bitpack import pack_bits, unpack_bits
 from innr_bench.errors import ConfigError
 from innr_bench.registry import COMPRESSORS
 
 Granularity = Literal["per-channel", "per-tensor"]
 Scheme = Literal["symmetric", "asymmetric"]
-Bits = Annotated[int, Field(ge=1, le=MAX_BITS)]
+MAX_QUANT_BITS = 16  # wider codes approach fp32's own size; 16 is the useful ceiling
+Bits = Annotated[int, Field(ge=1, le=MAX_QUANT_BITS)]
 
 
 @dataclass
