@@ -38,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="override the suite's device (auto = CUDA when present)")
     run.add_argument("--force", action="store_true", help="recompute cells that are already done")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    run.add_argument("--threads", type=int, metavar="N",
+                     help="torch threads in this process (default: torch's choice). Results depend "
+                     "slightly on it: match --cpus-per-cell to compare with a Ray run bit for bit")
     run.add_argument("--executor", choices=("local", "ray"), default="local",
                      help="where tasks run: local (this process, default) or ray (needs the `ray` "
                      "extra; a local Ray instance unless --address is given)")
@@ -171,6 +174,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     suite = load_suite(args.suite)
     if args.address and args.executor != "ray":
         raise ConfigError("--address is for --executor ray; add --executor ray or drop --address")
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ConfigError(f"--threads must be >= 1, got {args.threads}")
+        import torch
+
+        torch.set_num_threads(args.threads)
     executor = make_executor(args.executor, address=args.address, cpus_per_cell=args.cpus_per_cell,
                              gpus_per_cell=args.gpus_per_cell)
     try:

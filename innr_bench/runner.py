@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -76,6 +77,7 @@ class Runner:
         self.data: dict[str, Dataset] = {}
         self.worker: CellWorker | None = None  # computes in this process; also knows every key
         self._fresh: set[tuple[str, str]] = set()  # cache entries written during this run
+        self.run_id = ""  # set per run(): remote workers keep nothing across runs
 
     @contextlib.contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -91,6 +93,7 @@ class Runner:
         if any(requested.values()) and self.device.type != "cuda":
             self.progress.print(f"NOTE: numerics {requested} apply on CUDA only; running in fp32 on "
                                 f"{self.device}")
+        self.run_id = uuid.uuid4().hex
         with self.store.lock(), tf32_scope(self.numerics["tf32"]):
             runs = self.store.manifest().get("runs", [])
             env = environment(self.device)

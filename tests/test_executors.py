@@ -168,3 +168,19 @@ def test_without_ray_the_ray_executor_says_which_extra_to_install(
     code = main(["run", str(repo_root / "suites" / "smoke.yaml"), "--executor", "ray"])
     assert code == 2
     assert "pip install 'innr-bench[ray]'" in capsys.readouterr().err
+
+
+def test_threads_sets_and_records_the_torch_thread_count(
+    repo_root: Path, tmp_path: Path, one_thread: None
+) -> None:
+    torch.set_num_threads(2)
+    code = main(["run", str(repo_root / "suites" / "smoke.yaml"), "--out", str(tmp_path), "--threads", "1",
+                 "--no-progress"])
+    assert code == 0
+    records = [json.loads(p.read_text()) for p in (tmp_path / "smoke" / "records").glob("*.json")]
+    assert {r["worker"]["torch_threads"] for r in records} == {1}
+
+
+def test_threads_below_one_is_a_user_error(repo_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", str(repo_root / "suites" / "smoke.yaml"), "--threads", "0"]) == 2
+    assert "--threads must be >= 1" in capsys.readouterr().err

@@ -9,7 +9,6 @@ from __future__ import annotations
 import atexit
 import shutil
 import tempfile
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -77,7 +76,7 @@ class RayExecutor:
                                   "node's address (ray start --head prints it) or leave --address "
                                   "out to start a local Ray instance") from error
             self._started = True
-        self._spec: tuple[int, str, Any] | None = None  # (id(runner), spec id, object ref)
+        self._spec: tuple[str, Any] | None = None  # (the runner's run id, its spec's object ref)
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "address": self.address or "local instance", "ray": ray.__version__,
@@ -91,13 +90,13 @@ class RayExecutor:
         self._started = False
 
     def _spec_ref(self, runner: Runner) -> tuple[str, Any]:
-        if self._spec is None or self._spec[0] != id(runner):
+        if self._spec is None or self._spec[0] != runner.run_id:
             assert runner.worker is not None
             spec = WorkerSpec(runner.suite, runner.data, runner.device_request, runner.worker.git_commit,
                               innr_bench.__version__, _plugin_modules(runner.suite),
                               max(1, int(self.cpus_per_cell)))
-            self._spec = (id(runner), uuid.uuid4().hex, ray.put(spec))
-        return self._spec[1], self._spec[2]
+            self._spec = (runner.run_id, ray.put(spec))
+        return self._spec
 
     def run(self, runner: Runner, tasks: list[Task]) -> Iterator[TaskResult]:
         if not tasks:
