@@ -49,6 +49,16 @@ def dataset_info(data: Dataset) -> dict[str, Any]:
             "warning": data.warning, "n_train": len(data.train_y), "n_test": len(data.test_y)}
 
 
+@contextlib.contextmanager
+def timed(totals: dict[str, float], name: str) -> Iterator[None]:
+    """Add the wall time of the block to `totals[name]`."""
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        totals[name] += time.perf_counter() - start
+
+
 @dataclass(frozen=True)
 class Task:
     """One independent unit of work: train a target (`kind == "target"`) or compute one cell
@@ -130,13 +140,8 @@ class CellWorker:
                     group = self._group(dataset, datasets[dataset.label], target, seed)
                     self.groups[group.id] = group
 
-    @contextlib.contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.stage_seconds[name] += time.perf_counter() - start
+    def stage(self, name: str) -> contextlib.AbstractContextManager[None]:
+        return timed(self.stage_seconds, name)
 
     # -- keys -------------------------------------------------------------------------------
 

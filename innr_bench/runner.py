@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
-import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,7 +11,7 @@ from typing import Any
 import torch
 
 from innr_bench.cache import TensorCache
-from innr_bench.cells import CellWorker, Task, TaskResult, dataset_info, now
+from innr_bench.cells import CellWorker, Task, TaskResult, dataset_info, now, timed
 from innr_bench.config import Suite
 from innr_bench.data import Dataset
 from innr_bench.env import environment
@@ -79,14 +76,6 @@ class Runner:
         self._fresh: set[tuple[str, str]] = set()  # cache entries written during this run
         self.run_id = ""  # set per run(): remote workers keep nothing across runs
 
-    @contextlib.contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.summary.stage_seconds[name] += time.perf_counter() - start
-
     def run(self) -> RunSummary:
         """Compute every missing cell; write the manifest before and after."""
         requested = self.numerics["requested"]
@@ -128,7 +117,7 @@ class Runner:
 
     def _load_datasets(self) -> None:
         for dataset in self.suite.datasets:
-            with self.stage("data"):
+            with timed(self.summary.stage_seconds, "data"):
                 data = DATASETS.get(dataset.name)(**dataset.params)
             if data.warning:
                 self.progress.print(f"WARNING: {data.warning}")
