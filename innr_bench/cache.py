@@ -1,4 +1,4 @@
-"""Cached tensors: safetensors plus a JSON sidecar, under the user cache directory."""
+"""Cached tensors: safetensors plus a JSON sidecar, under the user cache directory (or in memory)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save
+from safetensors.torch import load, save
 
 from innr_bench.paths import cache_dir
 from innr_bench.store import atomic_write_bytes, atomic_write_json, read_json
@@ -27,55 +27,84 @@ class TensorCache:
         self.root = Path(root) if root else cache_dir()
         self.written: list[tuple[str, str]] = []  # (kind, key) saved by this instance, in order
 
+    # -- storage: files here, a dict in MemoryCache ----------------------------------------
+
     def _paths(self, kind: str, key: str) -> tuple[Path, Path]:
         base = self.root / kind / key
         return base.with_suffix(".safetensors"), base.with_suffix(".json")
-
-    def save(self, kind: str, key: str, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
-        tensor_path, meta_path = self._paths(kind, key)
-        contiguous = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
-        blob = save(contiguous)
-        atomic_write_bytes(tensor_path, blob)
-        sidecar = json.loads(json.dumps(meta, default=str)) | {DIGEST: hashlib.sha256(blob).hexdigest()}
-        atomic_write_json(meta_path, sidecar)
-        self.written.append((kind, key))
-
-    def load(self, kind: str, key: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
-        """Tensors and sidecar, or None when absent or unreadable (then it is recomputed)."""
-        tensor_path, meta_path = self._paths(kind, key)
-        meta = read_json(meta_path)
-        if meta is None or not tensor_path.exists():
-            return None
-        expected = meta.pop(DIGEST, None)  # caches written before checksums have none
-        if expected is not None and hashlib.sha256(tensor_path.read_bytes()).hexdigest() != expected:
-            logger.warning("corrupt cache file %s (checksum mismatch); recomputing", tensor_path)
-            return None
-        try:
-            return load_file(str(tensor_path)), meta
-        except (SafetensorError, OSError, ValueError) as error:
-            logger.warning("ignoring unreadable cache file %s (%s); recomputing", tensor_path, error)
-            return None
 
     def has(self, kind: str, key: str) -> bool:
         """Whether both files of an entry exist (their integrity is checked on load)."""
         return all(path.exists() for path in self._paths(kind, key))
 
     def read_entry(self, kind: str, key: str) -> CacheEntry | None:
-        """An entry's raw bytes and sidecar, to ship to another machine; None when absent."""
+        """An entry's raw bytes and sidecar (unchecked; `load` checks); None when absent."""
         tensor_path, meta_path = self._paths(kind, key)
         sidecar = read_json(meta_path)
         if sidecar is None or not tensor_path.exists():
             return None
         return CacheEntry(kind, key, tensor_path.read_bytes(), sidecar)
 
+    def _store(self, entry: CacheEntry) -> None:
+        tensor_path, meta_path = self._paths(entry.kind, entry.key)
+        atomic_write_bytes(tensor_path, entry.blob)
+        atomic_write_json(meta_path, entry.sidecar)
+
+    def _where(self, kind: str, key: str) -> str:
+        return str(self._paths(kind, key)[0])
+
+    # -- tensors -----------------------------------------------------------------------------
+
+    def save(self, kind: str, key: str, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+        contiguous = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+        blob = save(contiguous)
+        sidecar = json.loads(json.dumps(meta, default=str)) | {DIGEST: hashlib.sha256(blob).hexdigest()}
+        self._store(CacheEntry(kind, key, blob, sidecar))
+        self.written.append((kind, key))
+
+    def load(self, kind: str, key: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
+        """Tensors and sidecar, or None when absent or unreadable (then it is recomputed)."""
+        entry = self.read_entry(kind, key)
+        if entry is None:
+            return None
+        meta = dict(entry.sidecar)
+        expected = meta.pop(DIGEST, None)  # caches written before checksums have none
+        if expected is not None and hashlib.sha256(entry.blob).hexdigest() != expected:
+            logger.warning("corrupt cache file %s (checksum mismatch); recomputing", self._where(kind, key))
+            return None
+        try:
+            return load(entry.blob), meta
+        except (SafetensorError, OSError, ValueError) as error:
+            logger.warning("ignoring unreadable cache file %s (%s); recomputing",
+                           self._where(kind, key), error)
+            return None
+
     def write_entry(self, entry: CacheEntry) -> None:
         """Store an entry read elsewhere with `read_entry`, after checking its checksum."""
         expected = entry.sidecar.get(DIGEST)
         if expected is not None and hashlib.sha256(entry.blob).hexdigest() != expected:
             raise ValueError(f"cache entry {entry.kind}/{entry.key} was damaged in transit")
-        tensor_path, meta_path = self._paths(entry.kind, entry.key)
-        atomic_write_bytes(tensor_path, entry.blob)
-        atomic_write_json(meta_path, entry.sidecar)
+        self._store(entry)
+
+
+class MemoryCache(TensorCache):
+    """The same cache held in memory: a remote worker's scratch space, gone with the worker."""
+
+    def __init__(self) -> None:
+        super().__init__(Path("<memory>"))
+        self._entries: dict[tuple[str, str], CacheEntry] = {}
+
+    def has(self, kind: str, key: str) -> bool:
+        return (kind, key) in self._entries
+
+    def read_entry(self, kind: str, key: str) -> CacheEntry | None:
+        return self._entries.get((kind, key))
+
+    def _store(self, entry: CacheEntry) -> None:
+        self._entries[(entry.kind, entry.key)] = entry
+
+    def _where(self, kind: str, key: str) -> str:
+        return f"<memory>/{kind}/{key}"
 
 
 @dataclass(frozen=True)

@@ -77,3 +77,19 @@ def test_tensor_cache_round_trip_and_truncation(tmp_path: Path) -> None:
     path = tmp_path / "targets" / "k.safetensors"
     path.write_bytes(path.read_bytes()[:20])
     assert cache.load("targets", "k") is None
+
+
+def test_cache_entries_travel_between_caches_and_damage_is_refused(tmp_path: Path) -> None:
+    from innr_bench.cache import CacheEntry, MemoryCache
+
+    disk = TensorCache(tmp_path)
+    disk.save("targets", "k", {"w": torch.arange(6.0)}, {"accuracy": 0.5})
+    memory = MemoryCache()
+    memory.write_entry(disk.read_entry("targets", "k"))
+    loaded, meta = memory.load("targets", "k")
+    assert torch.equal(loaded["w"], torch.arange(6.0)) and meta == {"accuracy": 0.5}
+    assert memory.has("targets", "k") and not memory.has("targets", "other")
+    entry = memory.read_entry("targets", "k")
+    damaged = CacheEntry(entry.kind, entry.key, entry.blob[:-1] + b"\x00", entry.sidecar)
+    with pytest.raises(ValueError, match="damaged in transit"):
+        TensorCache(tmp_path / "elsewhere").write_entry(damaged)

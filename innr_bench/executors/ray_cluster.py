@@ -1,14 +1,12 @@
 """Tasks as Ray tasks, on a local Ray instance or on a cluster given by its address.
 
 The runner ships each task the cache entries it reads (a target is ~0.25-1 MB) and the data sets
-once through Ray's object store, so workers need no shared file system; they return records and
-the entries they wrote, which the runner keeps in its own cache and result store."""
+once through Ray's object store, so workers need no shared file system (their own cache lives in
+memory and goes with them); they return records and the entries they wrote, which the runner
+keeps in its own cache and result store."""
 
 from __future__ import annotations
 
-import atexit
-import shutil
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -16,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 import innr_bench
-from innr_bench.cache import CacheEntry, TensorCache
+from innr_bench.cache import CacheEntry, MemoryCache
 from innr_bench.cells import CellWorker, Task, TaskResult
 from innr_bench.config import Suite
 from innr_bench.data import Dataset
@@ -188,9 +186,7 @@ def _build_worker(spec: WorkerSpec) -> CellWorker:
                               f"this suite ({error}); install it on every node") from error
     torch.set_num_threads(spec.threads)
     device = resolve_device(spec.device)
-    cache_root = tempfile.mkdtemp(prefix="innr-bench-ray-")
-    atexit.register(shutil.rmtree, cache_root, ignore_errors=True)
     return CellWorker(spec.suite, spec.datasets, device=device,
-                      numerics=effective(spec.suite.numerics, device), cache=TensorCache(cache_root),
+                      numerics=effective(spec.suite.numerics, device), cache=MemoryCache(),
                       progress=RecordedProgress(), executor="ray", git_commit=spec.git_commit,
                       ship_entries=True)
