@@ -13,6 +13,7 @@ from typing import Any
 import torch
 
 import innr_bench
+from innr_bench.errors import ConfigError
 
 _PACKAGES = ("torch", "torchvision", "numpy", "pandas", "safetensors", "pydantic", "torchattacks",
              "mlxtend", "ray")
@@ -30,6 +31,15 @@ def git_commit(directory: Path) -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return commit + ("+dirty" if dirty.strip() else "")
+
+
+def resolve_device(name: str) -> torch.device:
+    """`auto` picks CUDA when present; asking for CUDA without it is a user error."""
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device: 'cuda' was requested but CUDA is not available; use auto or cpu")
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
 
 
 def device_name(device: torch.device) -> str:

@@ -8,28 +8,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from innr_bench.cache import TensorCache
 from innr_bench.cells import CellWorker, Task, TaskResult, dataset_info, now, timed
 from innr_bench.config import Suite
 from innr_bench.data import Dataset
 from innr_bench.env import environment
-from innr_bench.errors import ConfigError
 from innr_bench.executors import Executor, LocalExecutor
 from innr_bench.numerics import effective, tf32_scope
 from innr_bench.progress import Progress
 from innr_bench.registry import DATASETS
 from innr_bench.store import ResultStore
-
-
-def resolve_device(name: str) -> torch.device:
-    """`auto` picks CUDA when present; asking for CUDA without it is a user error."""
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device: 'cuda' was requested but CUDA is not available; use auto or cpu")
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 @dataclass
@@ -62,13 +50,14 @@ class Runner:
         executor: Executor | None = None,
     ) -> None:
         self.suite = suite
-        self.device_request = device or suite.device
-        self.device = resolve_device(self.device_request)
+        self.executor = executor or LocalExecutor()
+        # where the cells run (for Ray: on the cluster's workers, not necessarily this machine);
+        # it decides which numerics apply and so enters the keys
+        self.device = self.executor.device(device or suite.device)
         self.numerics = effective(suite.numerics, self.device)
         self.force = force
         self.progress = progress or Progress(enabled=False)
         self.cache = cache or TensorCache()
-        self.executor = executor or LocalExecutor()
         self.store = ResultStore(Path(out_dir) / suite.name)
         self.summary = RunSummary(self.store.root)
         self.data: dict[str, Dataset] = {}

@@ -138,24 +138,25 @@ def test_components_registered_in_main_cannot_go_to_ray_workers(
         _plugin_modules(dataclasses.replace(smoke, targets=[target]))
 
 
-@pytest.mark.parametrize(("requested", "device", "gpus", "share"), [
-    (None, "auto", 0, 0.0),     # a CPU-only cluster
-    (None, "auto", 2, 0.25),    # four cells share each GPU
-    (None, "cpu", 2, 0.0),      # --device cpu keeps cells off the GPUs
-    (0.5, "cuda", 1, 0.5),      # as asked
+@pytest.mark.parametrize(("requested", "device", "share"), [
+    (None, "cpu", 0.0),     # cells on the CPU take no GPU
+    (None, "cuda", 0.25),   # four cells share each GPU
+    (0.5, "cuda", 0.5),     # as asked
 ])
-def test_gpu_share(requested: float | None, device: str, gpus: float, share: float) -> None:
+def test_gpu_share(requested: float | None, device: str, share: float) -> None:
     from innr_bench.executors.ray_cluster import gpu_share
 
-    assert gpu_share(requested, device, gpus) == share
+    assert gpu_share(requested, torch.device(device)) == share
 
 
-def test_cuda_on_a_cluster_without_gpus_is_a_user_error() -> None:
+def test_the_cluster_decides_the_device(ray_executor: Any) -> None:
     from innr_bench.errors import ConfigError
-    from innr_bench.executors.ray_cluster import gpu_share
 
+    # this machine's local Ray instance has no GPUs
+    assert ray_executor.device("auto") == torch.device("cpu")
+    assert ray_executor.device("cpu") == torch.device("cpu")
     with pytest.raises(ConfigError, match="no GPUs"):
-        gpu_share(None, "cuda", 0)
+        ray_executor.device("cuda")
 
 
 def test_without_ray_the_ray_executor_says_which_extra_to_install(

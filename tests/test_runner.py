@@ -7,9 +7,10 @@ import pytest
 import yaml
 
 from innr_bench.config import load_suite, parse_suite
+from innr_bench.env import resolve_device
 from innr_bench.errors import ConfigError
 from innr_bench.report import write_leaderboards
-from innr_bench.runner import Runner, resolve_device
+from innr_bench.runner import Runner
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from innr_bench.cells import CellWorker, Task, TaskResult
 from innr_bench.config import Suite
 from innr_bench.data import Dataset
 from innr_bench.errors import ConfigError, InnrBenchError, MissingExtraError
-from innr_bench.numerics import effective, tf32_scope
+from innr_bench.numerics import tf32_scope
 from innr_bench.progress import RecordedProgress
 from innr_bench.registry import ATTACKS, COMPRESSORS, DATASETS, MODELS
 
@@ -42,7 +42,8 @@ class WorkerSpec:
 
     suite: Suite
     datasets: dict[str, Dataset]
-    device: str  # auto / cpu / cuda, resolved on the worker's own node
+    device: str  # cpu or cuda, as the driver decided for the whole run
+    numerics: dict[str, Any]  # what applies there; it is part of the keys, so workers take it as is
     git_commit: str | None
     version: str
     modules: tuple[str, ...]  # modules that register the suite's components (imported first)
@@ -87,12 +88,22 @@ class RayExecutor:
             ray.shutdown()
         self._started = False
 
+    def device(self, request: str) -> torch.device:
+        """CUDA when the cluster has GPUs and the request allows them, else the CPU; decided here
+        once, so the driver's keys match what the workers compute, whatever the driver has."""
+        gpus = ray.cluster_resources().get("GPU", 0)
+        if request == "cuda" and not gpus:
+            raise ConfigError("device 'cuda' was requested but the Ray cluster has no GPUs; use "
+                              "--device auto or cpu, or add GPU nodes")
+        use_gpu = request != "cpu" and gpus > 0 and self.gpus_per_cell != 0
+        return torch.device("cuda" if use_gpu else "cpu")
+
     def _spec_ref(self, runner: Runner) -> tuple[str, Any]:
         if self._spec is None or self._spec[0] != runner.run_id:
             assert runner.worker is not None
-            spec = WorkerSpec(runner.suite, runner.data, runner.device_request, runner.worker.git_commit,
-                              innr_bench.__version__, _plugin_modules(runner.suite),
-                              max(1, int(self.cpus_per_cell)))
+            spec = WorkerSpec(runner.suite, runner.data, runner.device.type, runner.numerics,
+                              runner.worker.git_commit, innr_bench.__version__,
+                              _plugin_modules(runner.suite), max(1, int(self.cpus_per_cell)))
             self._spec = (runner.run_id, ray.put(spec))
         return self._spec
 
@@ -100,10 +111,10 @@ class RayExecutor:
         if not tasks:
             return
         spec_id, spec_ref = self._spec_ref(runner)
-        resources = ray.cluster_resources()
-        gpus = gpu_share(self.gpus_per_cell, runner.device_request, resources.get("GPU", 0))
+        gpus = gpu_share(self.gpus_per_cell, runner.device)
         remote = ray.remote(_execute).options(num_cpus=self.cpus_per_cell, num_gpus=gpus)
-        window = max(2, int(2 * resources.get("CPU", 1) / self.cpus_per_cell))  # keep workers fed
+        cpus = ray.cluster_resources().get("CPU", 1)
+        window = max(2, int(2 * cpus / self.cpus_per_cell))  # enough queued to keep workers fed
         queue = list(reversed(tasks))
         in_flight: list[Any] = []
         try:
@@ -119,15 +130,11 @@ class RayExecutor:
                 ray.cancel(ref)
 
 
-def gpu_share(requested: float | None, device: str, cluster_gpus: float) -> float:
-    """Each task's share of a GPU: as requested, else 1/SHARED_GPU_CELLS when the cluster has
-    GPUs and the device may use them, else none."""
-    if device == "cuda" and not cluster_gpus:
-        raise ConfigError("device 'cuda' was requested but the Ray cluster has no GPUs; use "
-                          "--device auto or cpu, or add GPU nodes")
-    if requested is not None:
-        return requested
-    return 1 / SHARED_GPU_CELLS if cluster_gpus and device != "cpu" else 0.0
+def gpu_share(requested: float | None, device: torch.device) -> float:
+    """Each task's share of a GPU: none on the CPU, else as requested or 1/SHARED_GPU_CELLS."""
+    if device.type != "cuda":
+        return 0.0
+    return 1 / SHARED_GPU_CELLS if requested is None else requested
 
 
 def _result(ref: Any) -> TaskResult:
@@ -173,8 +180,6 @@ def _execute(spec_id: str, holder: list[Any], task: Task, entries: list[CacheEnt
 def _build_worker(spec: WorkerSpec) -> CellWorker:
     import importlib
 
-    from innr_bench.runner import resolve_device
-
     if spec.version != innr_bench.__version__:
         raise ConfigError(f"this Ray worker has innr-bench {innr_bench.__version__}, the driver "
                           f"{spec.version}; install the same version on every node")
@@ -185,8 +190,10 @@ def _build_worker(spec: WorkerSpec) -> CellWorker:
             raise ConfigError(f"Ray worker cannot import {module!r}, which registers a component of "
                               f"this suite ({error}); install it on every node") from error
     torch.set_num_threads(spec.threads)
-    device = resolve_device(spec.device)
-    return CellWorker(spec.suite, spec.datasets, device=device,
-                      numerics=effective(spec.suite.numerics, device), cache=MemoryCache(),
+    if spec.device == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("this Ray worker was given a GPU share but sees no CUDA device; check "
+                          "the node's driver or run with --device cpu")
+    return CellWorker(spec.suite, spec.datasets, device=torch.device(spec.device),
+                      numerics=spec.numerics, cache=MemoryCache(),
                       progress=RecordedProgress(), executor="ray", git_commit=spec.git_commit,
                       ship_entries=True)
