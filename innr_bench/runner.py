@@ -9,7 +9,16 @@ from pathlib import Path
 from typing import Any
 
 from innr_bench.cache import TensorCache
-from innr_bench.cells import CellWorker, Task, TaskResult, dataset_info, now, timed
+from innr_bench.cells import (
+    CellWorker,
+    GroupId,
+    TargetGroup,
+    Task,
+    TaskResult,
+    dataset_info,
+    now,
+    timed,
+)
 from innr_bench.config import Suite
 from innr_bench.data import Dataset
 from innr_bench.env import environment
@@ -62,7 +71,7 @@ class Runner:
         self.summary = RunSummary(self.store.root)
         self.data: dict[str, Dataset] = {}
         self.worker: CellWorker | None = None  # computes in this process; also knows every key
-        self._fresh: set[tuple[str, str]] = set()  # cache entries written during this run
+        self._fresh: set[tuple[str, str]] = set()  # cache entries remote workers sent this run
         self.run_id = ""  # set per run(): remote workers keep nothing across runs
 
     def run(self) -> RunSummary:
@@ -127,14 +136,15 @@ class Runner:
     def _target_tasks(self, pending: list[Task]) -> list[Task]:
         """Targets the pending cells need that are not trained yet (all of them under --force)."""
         assert self.worker is not None
-        needed: dict[tuple[str, str, int], None] = {}
+        needed: dict[GroupId, TargetGroup] = {}  # in first-needed order
         for task in pending:
             group = self.worker.group(task.group)
-            needed[group.id] = None
+            needed[group.id] = group
             if task.kind == "attack" and self.suite.eval.control:
-                needed[self.worker.control(group).id] = None
-        groups = [self.worker.group(gid) for gid in needed]
-        return [Task("target", g.id) for g in groups if self.force or not self.cache.has("targets", g.key)]
+                control = self.worker.control(group)
+                needed[control.id] = control
+        return [Task("target", gid) for gid, group in needed.items()
+                if self.force or not self.cache.has("targets", group.key)]
 
     def _execute(self, tasks: list[Task], advance: Any) -> None:
         """Hand `tasks` to the executor and keep each result as it arrives."""
@@ -146,7 +156,6 @@ class Runner:
     def _keep(self, result: TaskResult) -> None:
         for entry in result.entries:
             self.cache.write_entry(entry)
-        self._fresh.update(self.cache.written)
         self._fresh.update((e.kind, e.key) for e in result.entries)
         for name, seconds in result.stage_seconds.items():
             self.summary.stage_seconds[name] += seconds
