@@ -77,30 +77,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _finite(text: str, example: str) -> float:
+    """`text` as a finite float, or an argparse error showing `example`."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number, e.g. {example}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number, e.g. {example}")
+    return value
+
+
 def _points(text: str) -> float:
     """'0.5', '0.5pt' -> 0.5 (accuracy points, >= 0)."""
-    try:
-        value = float(text.removesuffix("pt"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of points, e.g. 0.5pt") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number of points >= 0")
+    value = _finite(text.removesuffix("pt"), "0.5pt")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a number of points >= 0")
     return value
 
 
 def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not math.isfinite(value) or value <= 0:
+    """A number > 0 (CPUs per task)."""
+    value = _finite(text, "1")
+    if value <= 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be a number > 0")
     return value
 
 
 def _fraction(text: str) -> float:
-    value = _positive(text) if text.strip() not in ("0", "0.0") else 0.0
-    if value > 1:
+    """A share of one GPU, in [0, 1]."""
+    value = _finite(text, "0.25")
+    if not 0 <= value <= 1:
         raise argparse.ArgumentTypeError(f"{text!r} must be in [0, 1] (a share of one GPU)")
     return value
 
