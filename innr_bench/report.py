@@ -30,7 +30,8 @@ def mean_std(values: pd.Series, scale: float = 1.0, digits: int = 2) -> str:
 def data_title(record: dict[str, Any]) -> str:
     d = record["dataset"]
     degraded = "OFFLINE FALLBACK " if d.get("warning") else ""
-    return (f"{d['label']} [{degraded}{d['source']}, {d['n_train']} train / {d['n_test']} test, "
+    checked = {True: ", canonical md5 verified", False: ", UNVERIFIED"}.get(d.get("verified"), "")
+    return (f"{d['label']} [{degraded}{d['source']}{checked}, {d['n_train']} train / {d['n_test']} test, "
             f"sha256 {d['sha256'][:12]}]")
 
 

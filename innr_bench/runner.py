@@ -22,6 +22,7 @@ from innr_bench.cells import (
 from innr_bench.config import Suite
 from innr_bench.data import Dataset
 from innr_bench.env import environment
+from innr_bench.errors import InnrBenchError
 from innr_bench.executors import Executor, LocalExecutor
 from innr_bench.numerics import effective, tf32_scope
 from innr_bench.progress import Progress
@@ -114,9 +115,12 @@ class Runner:
         return self.summary
 
     def _load_datasets(self) -> None:
-        for dataset in self.suite.datasets:
-            with timed(self.summary.stage_seconds, "data"):
-                data = DATASETS.get(dataset.name)(**dataset.params)
+        for index, dataset in enumerate(self.suite.datasets):
+            try:
+                with timed(self.summary.stage_seconds, "data"):
+                    data = DATASETS.get(dataset.name)(**dataset.params)
+            except InnrBenchError as error:  # say which suite entry asked for the data
+                raise type(error)(f"{self.suite.path}: datasets[{index}]: {error}") from None
             if data.warning:
                 self.progress.print(f"WARNING: {data.warning}")
             self.data[dataset.label] = data

