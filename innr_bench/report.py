@@ -99,7 +99,7 @@ def transfer_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
     """One row per (attack record, eps, source net, evaluated net): long format, a row per seed."""
     frame = pd.DataFrame([{
         "data": data_title(r), "target_model": r["target"]["label"],
-        "attack": r["attack"]["label"], "seed": r["seed"], **cell,
+        "attack": r["attack"]["label"], "seed": r["seed"], "n_attacked": r.get("n_attacked"), **cell,
     } for r in _ok(records, "attack") for cell in r["transfer"]])
     if "relative_transfer" not in frame and not frame.empty:  # records written before it existed
         frame["relative_transfer"] = None
@@ -121,6 +121,8 @@ def transfer(records: list[dict[str, Any]]) -> tuple[list[Section], pd.DataFrame
                .reset_index())
     sections: list[Section] = []
     for (data, model, attack), frame in long.groupby(["data", "target_model", "attack"], sort=True):
+        inputs = "/".join(f"{int(n):,}" for n in sorted(frame["n_attacked"].dropna().unique()))
+        attack = f"{attack} ({inputs} test inputs)" if inputs else attack  # the attack's `limit`
         curve = frame.groupby(["source", "target", "eps"], sort=False)["accuracy"].apply(
             lambda s: mean_std(s, 100)).unstack("eps").reset_index()
         curve.columns = [f"eps {c:g}" if isinstance(c, float) else c for c in curve.columns]

@@ -29,7 +29,7 @@ class TestRegistry:
 
     def test_unknown_name_suggests_close_match(self) -> None:
         with pytest.raises(UnknownComponentError, match=r"unknown compressor 'inr-siren'\. "
-                           r"Did you mean 'innr-siren'\? Available: identity, innr-siren"):
+                           r"Did you mean 'innr-siren'\? Available: deep-compression, identity, innr-siren"):
             COMPRESSORS.get("inr-siren")
 
     def test_names_filter_with_wildcards(self) -> None:

@@ -110,7 +110,7 @@ def test_reports_show_only_the_current_suite_configuration(repo_root: Path, tmp_
     n_compressors = len(doc["compressors"]) + 1  # the prune grid has two settings
     assert len(list((root / "records").glob("*.json"))) == n_compressors + 2  # + old attack record
     transfer_md = write_leaderboards(root)["transfer.md"].read_text()
-    assert "under fgsm-renamed vs eps" in transfer_md and "under fgsm vs eps" not in transfer_md
+    assert "under fgsm-renamed (256 test inputs) vs eps" in transfer_md and "under fgsm (" not in transfer_md
 
 
 def test_numerics_options_are_recorded_and_ignored_on_the_cpu(repo_root: Path, tmp_path: Path) -> None:

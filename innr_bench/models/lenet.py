@@ -34,6 +34,26 @@ def lenet5(
     )
 
 
+@MODELS.register("lenet5-caffe", defaults={"train": LENET_TRAIN})
+def lenet5_caffe(
+    *,
+    num_classes: Annotated[int, Field(ge=2)] = 10,
+    mean: float = MNIST_MEAN,
+    std: Annotated[float, Field(gt=0)] = MNIST_STD,
+) -> nn.Module:
+    """Caffe's LeNet-5 (Deep Compression's): conv5(20) -> pool -> conv5(50) -> pool -> 500 -> classes; 431,080 params."""
+    # As in Caffe's examples/mnist/lenet.prototxt: no nonlinearity after the convolutions,
+    # one ReLU after ip1; biases everywhere.
+    return nn.Sequential(
+        Normalize(mean, std),
+        nn.Conv2d(1, 20, 5), nn.MaxPool2d(2, 2),
+        nn.Conv2d(20, 50, 5), nn.MaxPool2d(2, 2),
+        nn.Flatten(),
+        nn.Linear(50 * 4 * 4, 500), nn.ReLU(),
+        nn.Linear(500, num_classes),
+    )
+
+
 @MODELS.register("lenet-300-100", defaults={"train": LENET_TRAIN})
 def lenet_300_100(
     *,
