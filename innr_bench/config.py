@@ -71,6 +71,20 @@ class EvalConfig:
 
 
 @dataclass(frozen=True, config=STRICT)
+class Reference:
+    """A published result shown beside the measured ones, never mixed with them: a distinct
+    marker on the accuracy-vs-bytes plot and its own table under the target's leaderboard."""
+
+    label: str  # who published it, e.g. "Han et al. 2016, Table 1"
+    target: str  # the label of the suite's target it is compared with
+    method: str  # what the published row is, e.g. "deep-compression" or "original (fp32)"
+    accuracy: Annotated[float, Field(ge=0, le=100)]  # top-1 %, as published (100 - error %)
+    bytes: Annotated[int, Field(gt=0)] | None = None  # stored size as published (KB = 1,000 bytes)
+    ratio: Annotated[float, Field(gt=0)] | None = None  # published size / published fp32 size
+    note: str = ""
+
+
+@dataclass(frozen=True, config=STRICT)
 class SuiteSpec:
     """The YAML file as written."""
 
@@ -84,6 +98,7 @@ class SuiteSpec:
     device: Literal["auto", "cpu", "cuda"] = "auto"
     eval: EvalConfig = field(default_factory=EvalConfig)
     numerics: NumericsConfig = field(default_factory=NumericsConfig)
+    references: list[Reference] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -131,6 +146,7 @@ class Suite:
     attacks: list[Component]
     eval: EvalConfig
     numerics: NumericsConfig = NumericsConfig()
+    references: tuple[Reference, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form stored next to results."""
@@ -142,6 +158,7 @@ class Suite:
             "compressors": [c.to_dict() for c in self.compressors],
             "attacks": [c.to_dict() for c in self.attacks],
             "eval": asdict(self.eval), "numerics": asdict(self.numerics),
+            **({"references": [asdict(r) for r in self.references]} if self.references else {}),
         }, default=str))
 
 
@@ -170,6 +187,11 @@ def parse_suite(raw: Any, *, source: str = "<suite>") -> Suite:
         spec = pydantic.TypeAdapter(SuiteSpec).validate_python(raw)
     except pydantic.ValidationError as error:
         raise ConfigError(_prefix(format_validation_error(error, where=""), source)) from None
+    targets = [
+        Target(model, _train_config(f"targets[{i}].train", model.name, target.train, source))
+        for i, target in enumerate(spec.targets)
+        for model in _expand(f"targets[{i}]", target, MODELS, source)
+    ]
     return Suite(
         name=spec.name,
         description=spec.description,
@@ -177,16 +199,23 @@ def parse_suite(raw: Any, *, source: str = "<suite>") -> Suite:
         seeds=list(spec.seeds),
         device=spec.device,
         datasets=_expand_all("datasets", spec.datasets, DATASETS, source),
-        targets=[
-            Target(model, _train_config(f"targets[{i}].train", model.name, target.train, source))
-            for i, target in enumerate(spec.targets)
-            for model in _expand(f"targets[{i}]", target, MODELS, source)
-        ],
+        targets=targets,
         compressors=_expand_all("compressors", spec.compressors, COMPRESSORS, source),
         attacks=_expand_all("attacks", spec.attacks, ATTACKS, source),
         eval=spec.eval,
         numerics=spec.numerics,
+        references=_references(spec, targets, source),
     )
+
+
+def _references(spec: SuiteSpec, targets: list[Target], source: str) -> tuple[Reference, ...]:
+    """The suite's published references; each must name one of its targets by label."""
+    labels = {t.model.label for t in targets}
+    for i, reference in enumerate(spec.references):
+        if reference.target not in labels:
+            raise ConfigError(f"{source}: references[{i}].target: {reference.target!r} is not a target "
+                              f"label of this suite; use one of {sorted(labels)}")
+    return tuple(spec.references)
 
 
 def _train_config(where: str, model: str, given: dict[str, Any], source: str) -> TrainConfig:

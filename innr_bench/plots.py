@@ -43,9 +43,23 @@ def _draw(ax: Any, points: pd.DataFrame, original: float, fp32: float) -> None:
     ax.grid(True, which="both", alpha=0.3)
 
 
-def accuracy_vs_bytes(long: pd.DataFrame, out_dir: Path) -> list[Path]:
+def _draw_references(ax: Any, references: list[dict[str, Any]], fp32: float) -> None:
+    """Published numbers as black ✕ markers, labelled: reference marks, not measurements."""
+    for reference in references:
+        x = reference.get("bytes") or (reference["ratio"] * fp32 if reference.get("ratio") else None)
+        if x is None:
+            continue
+        ax.plot([x], [reference["accuracy"]], marker="X", markersize=9, color="black",
+                markerfacecolor="white", linestyle="none",
+                label=f"published: {reference['method']} ({reference['label']})")
+
+
+def accuracy_vs_bytes(
+    long: pd.DataFrame, out_dir: Path, references: list[dict[str, Any]] | None = None
+) -> list[Path]:
     """One figure per (data, target): a line per method family through its settings, ordered by
-    bytes (log x), error bars = sample std over seeds, the original as a dashed reference line.
+    bytes (log x), error bars = sample std over seeds, the original as a dashed reference line,
+    and the suite's published references for the target as ✕ marks.
     Left panel: the whole accuracy range; right: zoomed to within ZOOM_POINTS of the original."""
     written: list[Path] = []
     for (data, target), frame in long.groupby(["data", "target"], sort=True):
@@ -56,10 +70,15 @@ def accuracy_vs_bytes(long: pd.DataFrame, out_dir: Path) -> list[Path]:
         points["family"] = points["method"].map(family)
         original = float(frame["target_accuracy"].mean()) * 100
         fp32 = float(frame["size_bytes"].mean() / frame["ratio"].mean())
+        published = [r for r in references or [] if r["target"] == target]
         fig, (full, zoom) = plt.subplots(1, 2, figsize=(12, 5.2), dpi=110)
         for ax in (full, zoom):
             _draw(ax, points, original, fp32)
+            _draw_references(ax, published, fp32)
         lows, highs = (points["acc"] - points["std"]) * 100, (points["acc"] + points["std"]) * 100
+        if published:  # keep the published marks in view
+            lows = pd.concat([lows, pd.Series([r["accuracy"] for r in published])])
+            highs = pd.concat([highs, pd.Series([r["accuracy"] for r in published])])
         low = max(0.0, min(float(lows.min()), original) - 1)
         high = max(float(highs.max()), original)
         full.set_ylim(low, min(101.0, high + max(0.5, (high - low) * 0.05)))
@@ -73,6 +92,9 @@ def accuracy_vs_bytes(long: pd.DataFrame, out_dir: Path) -> list[Path]:
         fig.legend(handles, labels, loc="lower center", ncol=min(6, len(labels)), fontsize=8,
                    frameon=False)
         fig.text(0.5, 0.905, data, fontsize=7, color="dimgray", ha="center")
+        if published:
+            fig.text(0.5, 0.012, "✕ = published number (the paper's own run, sizes as published), "
+                     "not measured here", fontsize=7, color="dimgray", ha="center")
         fig.tight_layout(rect=(0, 0.1, 1, 0.93))
         written += _save(fig, out_dir / f"accuracy-vs-bytes-{slug(target)}-{slug(data.split(' [')[0])}")
     return written

@@ -59,8 +59,21 @@ def size_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
     } for r in _ok(records, "compressor")])
 
 
-def accuracy_vs_size(records: list[dict[str, Any]]) -> tuple[list[Section], pd.DataFrame]:
-    """One section per (dataset, target): a row per compressor setting, mean ± std over seeds."""
+def reference_frame(references: list[dict[str, Any]], target: str) -> pd.DataFrame:
+    """The suite's published references for one target, as a table of their own."""
+    return pd.DataFrame([{
+        "published in": r["label"], "method": r["method"],
+        "bytes": "n/a" if r.get("bytes") is None else f"{r['bytes']:,}",
+        "ratio": "n/a" if r.get("ratio") is None else f"{r['ratio']:.3f}",
+        "accuracy %": f"{r['accuracy']:.2f}", "note": r.get("note", ""),
+    } for r in references if r["target"] == target])
+
+
+def accuracy_vs_size(
+    records: list[dict[str, Any]], references: list[dict[str, Any]] | None = None
+) -> tuple[list[Section], pd.DataFrame]:
+    """One section per (dataset, target): a row per compressor setting, mean ± std over seeds,
+    followed by the published references for that target (never mixed into the measured rows)."""
     long = size_frame(records)
     if long.empty:
         return [], pd.DataFrame()
@@ -91,6 +104,9 @@ def accuracy_vs_size(records: list[dict[str, Any]]) -> tuple[list[Section], pd.D
         steps = sorted(set(frame["target_steps"]))
         sections.append((f"accuracy vs size — {target} on {data}; target trained {steps} steps",
                          frame_out))
+        published = reference_frame(references or [], target)
+        if not published.empty:
+            sections.append((f"published references for {target} (not measured here)", published))
         summary_rows.append(frame_out.assign(data=data, target=target))
     return sections, pd.concat(summary_rows, ignore_index=True)
 
@@ -161,7 +177,9 @@ SIZE_CAPTION = (
     "compressed copy predicts the original's class. ★ = Pareto-optimal (no row smaller and more "
     "accurate). storage = what is stored (for pruning: whether the kept positions are a bitmap or "
     "packed indices). data-free = the method never saw training or test images (no = fine-tuned on "
-    "the training set). Mean ± sample std over seeds."
+    "the training set). Mean ± sample std over seeds. Published references (from the suite's "
+    "`references`) are the numbers a paper reports for its own runs, in a table of their own and "
+    "as ✕ on the plots; they are never computed here."
 )
 
 
@@ -185,11 +203,13 @@ def write_leaderboards(
     results_dir: Path, formats: tuple[str, ...] = FORMATS, plots: bool = True
 ) -> dict[str, Path]:
     """Write accuracy-vs-size and transfer leaderboards (and plots) under `results_dir/leaderboards`."""
-    records = ResultStore(results_dir).records()
+    store = ResultStore(results_dir)
+    records = store.records()
+    references = store.manifest().get("suite", {}).get("references", [])
     out = Path(results_dir) / "leaderboards"
     written: dict[str, Path] = {}
     for name, (sections, summary), caption in (
-        ("accuracy-vs-size", accuracy_vs_size(records), SIZE_CAPTION),
+        ("accuracy-vs-size", accuracy_vs_size(records, references), SIZE_CAPTION),
         ("transfer", transfer(records), TRANSFER_CAPTION),
     ):
         if not sections:
@@ -201,7 +221,7 @@ def write_leaderboards(
             written[f"{name}.{fmt}"] = path
     if plots:
         sizes, transfers = size_frame(records), transfer_frame(records)
-        paths = accuracy_vs_bytes(sizes, out) if not sizes.empty else []
+        paths = accuracy_vs_bytes(sizes, out, references) if not sizes.empty else []
         if not transfers.empty:
             paths += transfer_heatmaps(transfers, out) + accuracy_vs_eps(transfers, out)
         for path in paths:
