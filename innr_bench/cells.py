@@ -188,7 +188,7 @@ class CellWorker:
         control = [self.control(group).key] if self.suite.eval.control else []
         return {"version": innr_bench.__version__, "eval": self.suite.eval.__dict__,
                 **({"limit": component.limit} if component.limit is not None else {}),
-                "nets": [self.compressed_key(group, c) for c in attacked(self.suite.compressors)],
+                "nets": [self.compressed_key(group, c) for c in attacked(self.suite.compressors, group)],
                 **({"control": control} if control else {})}
 
     def compressed_key(self, group: TargetGroup, compressor: Component) -> str:
@@ -205,7 +205,7 @@ class CellWorker:
             if self.suite.eval.control:
                 needed.append(("targets", self.control(group).key))
             needed += [("compressed", self.compressed_key(group, c))
-                       for c in attacked(self.suite.compressors)]
+                       for c in attacked(self.suite.compressors, group)]
         return needed
 
     # -- tasks ------------------------------------------------------------------------------
@@ -344,7 +344,7 @@ class CellWorker:
     def _attack_cell(self, group: TargetGroup, attack: Component) -> dict[str, Any]:
         assert group.model is not None
         nets = {ORIGINAL: group.model}
-        for compressor in attacked(self.suite.compressors):
+        for compressor in attacked(self.suite.compressors, group):
             nets[compressor.label] = self._compressed(group, compressor).reconstruct(group.model)
         control = None
         if self.suite.eval.control:
@@ -367,6 +367,7 @@ def build_compressor(compressor: Component) -> Any:
     return COMPRESSORS.get(compressor.name)(**compressor.params)
 
 
-def attacked(compressors: list[Component]) -> list[Component]:
+def attacked(compressors: list[Component], group: TargetGroup) -> list[Component]:
     """Compressed copies that enter transfer matrices (identity would duplicate the original)."""
-    return [c for c in compressors if c.name != "identity" and c.transfer]
+    return [c for c in compressors
+            if c.name != "identity" and c.transfer and c.applies_to(group.target.model.label)]

@@ -38,9 +38,11 @@ class ComponentSpec:
 @dataclass(frozen=True, config=STRICT)
 class CompressorSpec(ComponentSpec):
     """A compressor; `transfer: false` keeps its copies out of the attack-transfer matrices (whose
-    cost grows with the square of the number of nets)."""
+    cost grows with the square of the number of nets); `targets` applies it to those target
+    labels only (settings that are per-layer, such as a list per weight tensor)."""
 
     transfer: bool = True
+    targets: Annotated[list[str], Field(min_length=1)] | None = None
 
 
 @dataclass(frozen=True, config=STRICT)
@@ -111,11 +113,17 @@ class Component:
     label: str
     transfer: bool = True  # compressors: whether the copy enters attack-transfer matrices
     limit: int | None = None  # attacks: attack only the first N test inputs
+    targets: tuple[str, ...] | None = None  # compressors: the target labels it applies to; None: all
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "params": self.params, "label": self.label,
                 **({} if self.transfer else {"transfer": False}),
-                **({} if self.limit is None else {"limit": self.limit})}
+                **({} if self.limit is None else {"limit": self.limit}),
+                **({} if self.targets is None else {"targets": list(self.targets)})}
+
+    def applies_to(self, target: str) -> bool:
+        """Whether this component computes cells for the target with label `target`."""
+        return self.targets is None or target in self.targets
 
     def key_params(self) -> dict[str, Any]:
         """Params that identify the result: unset (None) options are left out, so adding a new
@@ -200,12 +208,26 @@ def parse_suite(raw: Any, *, source: str = "<suite>") -> Suite:
         device=spec.device,
         datasets=_expand_all("datasets", spec.datasets, DATASETS, source),
         targets=targets,
-        compressors=_expand_all("compressors", spec.compressors, COMPRESSORS, source),
+        compressors=_restricted(_expand_all("compressors", spec.compressors, COMPRESSORS, source),
+                                spec.compressors, targets, source),
         attacks=_expand_all("attacks", spec.attacks, ATTACKS, source),
         eval=spec.eval,
         numerics=spec.numerics,
         references=_references(spec, targets, source),
     )
+
+
+def _restricted(
+    components: list[Component], specs: list[CompressorSpec], targets: list[Target], source: str
+) -> list[Component]:
+    """Check every compressor's `targets` against the suite's target labels."""
+    labels = {t.model.label for t in targets}
+    for i, spec in enumerate(specs):
+        unknown = sorted(set(spec.targets or ()) - labels)
+        if unknown:
+            raise ConfigError(f"{source}: compressors[{i}].targets: {unknown[0]!r} is not a target label "
+                              f"of this suite; use one of {sorted(labels)}")
+    return components
 
 
 def _references(spec: SuiteSpec, targets: list[Target], source: str) -> tuple[Reference, ...]:
@@ -242,13 +264,20 @@ def _expand_all(
     if reserved:
         raise ConfigError(f"{source}: {key}: label {reserved[0]!r} is reserved for the nets every "
                           "transfer matrix holds; choose another `label`")
-    duplicates = sorted({label for label in labels if labels.count(label) > 1})
+    duplicates = sorted({a.label for i, a in enumerate(components) for b in components[i + 1:]
+                         if a.label == b.label and _overlap(a, b)})
     if duplicates:
         raise ConfigError(
             f"{source}: {key}: configurations {duplicates} appear more than once; "
             "remove the copy or give each a distinct `label`"
         )
     return components
+
+
+def _overlap(a: Component, b: Component) -> bool:
+    """Whether two components compute cells for a common target (one label may serve
+    several targets through disjoint `targets` lists)."""
+    return a.targets is None or b.targets is None or bool(set(a.targets) & set(b.targets))
 
 
 def _expand(where: str, spec: ComponentSpec, registry: Registry[Any], source: str) -> list[Component]:
@@ -275,9 +304,11 @@ def _expand(where: str, spec: ComponentSpec, registry: Registry[Any], source: st
             except MissingExtraError as error:
                 raise MissingExtraError(f"{source}: {where}: {error}") from None
         label = _label(spec, entry.name, given, axes)
+        only = getattr(spec, "targets", None)
         components.append(Component(registry.kind, entry.name, params, label,
                                     transfer=getattr(spec, "transfer", True),
-                                    limit=getattr(spec, "limit", None)))
+                                    limit=getattr(spec, "limit", None),
+                                    targets=None if only is None else tuple(only)))
     return components
 
 

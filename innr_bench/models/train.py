@@ -7,7 +7,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import pydantic
 import torch
@@ -34,13 +34,20 @@ class TrainConfig:
     # 4k-image offline subset only gets if the budget is counted in steps.
     steps: Annotated[int, Field(gt=0)] | None = None
     weight_decay: Annotated[float, Field(ge=0)] = 0.0
+    # cosine: the learning rate decays to zero over the run (per step); constant: the seed's.
+    schedule: Literal["constant", "cosine"] = "constant"
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The config as stored and hashed into target keys. Options added later are left out
+        at their default, so targets trained before they existed keep their keys."""
+        return {k: v for k, v in asdict(self).items() if not (k in _LATER_OPTIONS and v == _LATER_OPTIONS[k])}
 
     def total_steps(self, n_train: int) -> int:
         """Optimizer steps this config takes on a training set of n_train examples."""
         return self.steps or self.epochs * math.ceil(n_train / self.batch_size)
+
+
+_LATER_OPTIONS = {"schedule": "constant"}  # option -> default
 
 
 def train(
@@ -64,6 +71,8 @@ def train(
     loss_fn = nn.CrossEntropyLoss()
     n = len(data.train_y)
     total = config.total_steps(n)
+    scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total)
+                 if config.schedule == "cosine" else None)
     x_all, y_all = place_batch(data.train_x, device), data.train_y.to(device)
     step, loss_value, start = 0, math.nan, time.perf_counter()
     with progress.task("train target", total=total) as advance:
@@ -76,6 +85,8 @@ def train(
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
+                if scheduler is not None:
+                    scheduler.step()
                 if after_step is not None:
                     after_step()
                 step += 1
