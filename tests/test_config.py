@@ -68,7 +68,8 @@ class TestValidSuites:
         assert [(c.label, c.targets) for c in suite.compressors] == [("km", ("seed-cnn[c=2]",)),
                                                                      ("km", ("seed-cnn[c=4]",))]
         with pytest.raises(ConfigError, match=r"configurations \['km'\] appear more than once"):
-            parse_suite(_with(targets=targets, compressors=[compressors[0], {**compressors[1], "targets": None}]))
+            parse_suite(_with(targets=targets,
+                              compressors=[compressors[0], {**compressors[1], "targets": None}]))
 
     def test_shipped_suites_load(self, repo_root: Path) -> None:
         for path in sorted((repo_root / "suites").glob("*.yaml")):
@@ -108,7 +109,8 @@ class TestConfigErrors:
          r"compressors\[0\]\.grid\.width: \[\] is invalid"),
         ([1, 2], r"suite\.yaml: the top level must be a mapping"),
         (_with(compressors=[{"name": "identity", "targets": ["lenet5"]}]),
-         r"compressors\[0\]\.targets: 'lenet5' is not a target label of this suite; use one of \['seed-cnn\[c=2\]'\]"),
+         r"compressors\[0\]\.targets: 'lenet5' is not a target label of this suite; "
+         r"use one of \['seed-cnn\[c=2\]'\]"),
         (_with(references=[{"label": "p", "target": "lenet5", "method": "m", "accuracy": 99.0}]),
          r"references\[0\]\.target: 'lenet5' is not a target label of this suite"),
         (_with(references=[{"label": "p", "target": "seed-cnn[c=2]", "method": "m", "accuracy": 0.99e3}]),
