@@ -17,6 +17,7 @@ from innr_bench.store import atomic_write_bytes
 
 matplotlib.rcParams["svg.hashsalt"] = "innr-bench"  # stable SVG element ids: same result, same file
 REFERENCE_METHOD = "identity"
+REFERENCE_MARKERS = ["X", "P", "D", "s"]  # published marks: hollow, black, never a measured colour
 ZOOM_POINTS = 3.0
 
 
@@ -44,12 +45,13 @@ def _draw(ax: Any, points: pd.DataFrame, original: float, fp32: float) -> None:
 
 
 def _draw_references(ax: Any, references: list[dict[str, Any]], fp32: float) -> None:
-    """Published numbers as black ✕ markers, labelled: reference marks, not measurements."""
-    for reference in references:
+    """Published numbers as hollow black markers (✕, then other shapes), labelled: reference
+    marks, not measurements."""
+    for reference, marker in zip(references, REFERENCE_MARKERS * len(references)):
         x = reference.get("bytes") or (reference["ratio"] * fp32 if reference.get("ratio") else None)
         if x is None:
             continue
-        ax.plot([x], [reference["accuracy"]], marker="X", markersize=9, color="black",
+        ax.plot([x], [reference["accuracy"]], marker=marker, markersize=9, color="black",
                 markerfacecolor="white", linestyle="none",
                 label=f"published: {reference['method']} ({reference['label']})")
 
@@ -59,7 +61,7 @@ def accuracy_vs_bytes(
 ) -> list[Path]:
     """One figure per (data, target): a line per method family through its settings, ordered by
     bytes (log x), error bars = sample std over seeds, the original as a dashed reference line,
-    and the suite's published references for the target as ✕ marks.
+    and the suite's published references for the target as hollow black marks.
     Left panel: the whole accuracy range; right: zoomed to within ZOOM_POINTS of the original."""
     written: list[Path] = []
     for (data, target), frame in long.groupby(["data", "target"], sort=True):
@@ -93,9 +95,9 @@ def accuracy_vs_bytes(
                    frameon=False)
         fig.text(0.5, 0.905, data, fontsize=7, color="dimgray", ha="center")
         if published:
-            fig.text(0.5, 0.012, "✕ = published number (the paper's own run, sizes as published), "
-                     "not measured here", fontsize=7, color="dimgray", ha="center")
-        fig.tight_layout(rect=(0, 0.1, 1, 0.93))
+            fig.text(0.5, 0.88, "hollow black marks = published numbers (their authors' own runs, sizes as "
+                     "published), not measured here", fontsize=7, color="dimgray", ha="center")
+        fig.tight_layout(rect=(0, 0.1, 1, 0.9 if published else 0.93))
         written += _save(fig, out_dir / f"accuracy-vs-bytes-{slug(target)}-{slug(data.split(' [')[0])}")
     return written
 

@@ -179,7 +179,7 @@ SIZE_CAPTION = (
     "packed indices). data-free = the method never saw training or test images (no = fine-tuned on "
     "the training set). Mean ± sample std over seeds. Published references (from the suite's "
     "`references`) are the numbers a paper reports for its own runs, in a table of their own and "
-    "as ✕ on the plots; they are never computed here."
+    "as hollow black marks on the plots; they are never computed here."
 )
 
 

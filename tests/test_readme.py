@@ -30,3 +30,13 @@ def test_readme_custom_model_example_registers_and_runs(
     })
     summary = Runner(suite, out_dir=tmp_path, device="cpu").run()
     assert summary.failed == [] and summary.computed == 2
+
+
+def test_readme_suite_example_is_a_valid_suite(repo_root: Path) -> None:
+    import yaml
+
+    readme = (repo_root / "README.md").read_text()
+    example = re.search(r"```yaml\n(.*?)```", readme[readme.index("## Suites"):], re.S).group(1)
+    suite = parse_suite(yaml.safe_load(example), source="README.md")
+    assert suite.references and suite.references[0].target == "seed-cnn[c=32]"
+    assert next(c for c in suite.compressors if c.name == "deep-compression").targets == ("seed-cnn[c=32]",)
