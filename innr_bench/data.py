@@ -229,11 +229,11 @@ def fashion_mnist(
     download: bool = True,
 ) -> Dataset:
     """Fashion-MNIST: local IDX dir (Debian's dataset-fashion-mnist found itself) or torchvision."""
-    if source in ("auto", "idx"):
+    found = None
+    if source != "torchvision":
         found = _local_idx("fashion-mnist", data_dir, extra=(DEBIAN_FASHION_DIR,))
-        if found or source == "idx":
-            return _from_uint8("fashion-mnist", *found) if found else _missing("fashion-mnist", data_dir)
-    found = _torchvision("fashion-mnist", download)
+    if found is None and source != "idx":
+        found = _torchvision("fashion-mnist", download)
     return _from_uint8("fashion-mnist", *found) if found else _missing("fashion-mnist", data_dir)
 
 

@@ -48,7 +48,8 @@ def test_seed_siren_matches_siren_pytorch_under_the_same_rng_seed() -> None:
         assert torch.equal(a, b)
 
 
-@pytest.mark.parametrize(("name", "parameters"), [("lenet5", 61_706), ("lenet-300-100", 266_610)])
+@pytest.mark.parametrize(("name", "parameters"), [("lenet5", 61_706), ("lenet-300-100", 266_610),
+                                                  ("lenet5-caffe", 431_080)])
 def test_classic_targets_have_biases_train_and_compress(name: str, parameters: int) -> None:
     from innr_bench.compress.base import CompressContext
     from innr_bench.data import synthetic
@@ -104,3 +105,31 @@ def test_resnet20_batch_norm_statistics_are_stored_exactly_and_counted() -> None
             assert torch.equal(buffer, buffers[key])  # running statistics exact, never re-estimated
     agreement = (predict(rebuilt, data.test_x, batch_size=64, device=cpu) == clean).float().mean()
     assert float(agreement) > 0.3
+
+
+def test_cosine_schedule_enters_the_config_only_when_used() -> None:
+    from innr_bench.models.train import TrainConfig
+
+    assert "schedule" not in TrainConfig().to_dict()  # targets trained before it keep their keys
+    assert TrainConfig(schedule="cosine").to_dict()["schedule"] == "cosine"
+
+
+def test_cosine_schedule_decays_the_learning_rate_to_zero(monkeypatch: pytest.MonkeyPatch) -> None:
+    from innr_bench.data import synthetic
+    from innr_bench.models.train import TrainConfig, train
+    from innr_bench.progress import Progress
+    from innr_bench.registry import MODELS
+
+    rates: list[float] = []
+    step = torch.optim.Adam.step
+
+    def record(self: torch.optim.Adam, *args: object, **kwargs: object) -> object:
+        rates.append(self.param_groups[0]["lr"])
+        return step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", record)
+    train(MODELS.get("lenet-300-100")(), synthetic(n_train=64, n_test=8),
+          TrainConfig(lr=1e-3, batch_size=16, epochs=5, schedule="cosine"), seed=0,
+          device=torch.device("cpu"), progress=Progress(enabled=False))
+    assert rates[0] == pytest.approx(1e-3) and len(rates) == 20
+    assert rates == sorted(rates, reverse=True) and rates[-1] < 1e-5

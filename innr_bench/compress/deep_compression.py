@@ -29,7 +29,7 @@ from innr_bench.compress.base import CompressContext, Compressed, named_weights,
 from innr_bench.compress.bitpack import packed_bytes
 from innr_bench.compress.huffman import gaps_decode, gaps_encode, huffman_decode, huffman_encode
 from innr_bench.compress.kmeans import kmeans_1d
-from innr_bench.compress.prune import prunable, smallest
+from innr_bench.compress.prune import mask_keeper, prunable, smallest
 from innr_bench.errors import ConfigError
 from innr_bench.models.train import TrainConfig, train
 from innr_bench.registry import COMPRESSORS
@@ -121,13 +121,7 @@ class DeepCompression:
         recipe: TrainConfig, lr: float, epochs: int, round_: int,
     ) -> int:
         """Zero the pruned weights and retrain with them held at zero; the steps taken."""
-        params = dict(model.named_parameters())
-
-        def apply_masks() -> None:
-            with torch.no_grad():
-                for name, mask in masks.items():
-                    params[name].mul_(mask.to(params[name].device, params[name].dtype))
-
+        apply_masks = mask_keeper(model, masks)
         apply_masks()
         if not epochs:
             return 0

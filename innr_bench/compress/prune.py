@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal
 
 import torch
@@ -40,6 +40,19 @@ def smallest(scores: torch.Tensor, count: int) -> torch.Tensor:
     keep = torch.ones(scores.numel(), dtype=torch.bool)
     keep[torch.argsort(scores.reshape(-1), stable=True)[:count]] = False
     return keep.reshape(scores.shape)
+
+
+def mask_keeper(model: nn.Module, masks: Mapping[str, torch.Tensor]) -> Callable[[], None]:
+    """A function that zeroes `model`'s pruned weights in place: run it once, then after every
+    optimizer step so retraining keeps them at zero."""
+    params = dict(model.named_parameters())
+
+    def apply_masks() -> None:
+        with torch.no_grad():
+            for name, mask in masks.items():
+                params[name].mul_(mask.to(params[name].device, params[name].dtype))
+
+    return apply_masks
 
 
 class _Pruning:
@@ -98,13 +111,7 @@ class _Pruning:
             raise ConfigError(f"{self.name}: finetune_epochs needs training data, which this run does "
                               "not provide")
         model = copy.deepcopy(model)
-        params = dict(model.named_parameters())
-
-        def apply_masks() -> None:
-            with torch.no_grad():
-                for name, mask in masks.items():
-                    params[name].mul_(mask.to(params[name].device, params[name].dtype))
-
+        apply_masks = mask_keeper(model, masks)
         apply_masks()
         recipe = ctx.train or TrainConfig()
         config = TrainConfig(lr=self.finetune_lr or recipe.lr, batch_size=recipe.batch_size,
