@@ -11,7 +11,14 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from innr_bench.compress.base import CompressContext, Compressed, named_weights, payload_bytes, with_buffers
+from innr_bench.compress.base import (
+    CompressContext,
+    Compressed,
+    fp32_bytes,
+    named_weights,
+    payload_bytes,
+    with_buffers,
+)
 from innr_bench.compress.innr import encoding, storage
 from innr_bench.compress.innr.fit import Checkpoint, Schedule, fit_full_batch
 from innr_bench.compress.innr.siren import Siren
@@ -62,7 +69,17 @@ class InnrSiren:
         warmup: Annotated[float, Field(gt=0, lt=1)] | None = None,  # one-cycle warm-up fraction
         solve_every: Annotated[int, Field(ge=0)] | None = None,  # least-squares output layer
         precision: storage.Precision | None = None,  # storage of the SIREN's weights
+        # A size budget instead of a width: the widest SIREN whose stored bytes (weights, stats,
+        # buffers) fit `ratio` x the target's fp32 bytes, or `bytes`, chosen per target.
+        ratio: Annotated[float, Field(gt=0, le=1)] | None = None,
+        bytes: PositiveInt | None = None,  # shadows the builtin: it is the suite key users write
     ) -> None:
+        budgets = [name for name, value in (("width", width), ("ratio", ratio), ("bytes", bytes))
+                   if value is not None]
+        if len(budgets) > 1:
+            raise ConfigError(f"{budgets[1]}: set only one of width, ratio and bytes (got "
+                              f"{' and '.join(budgets)}); a budget picks the width itself")
+        self.budget = {"ratio": ratio, "bytes": bytes}
         overrides = {"width": width, "depth": depth, "w0": w0, "w0_initial": w0_initial,
                      "epochs": epochs, "lr": lr, "block": block, "schedule": schedule,
                      "warmup": warmup, "solve_every": solve_every, "precision": precision}
@@ -73,11 +90,40 @@ class InnrSiren:
             raise ConfigError(f"block: {block!r} is invalid (recipe {recipe!r} predicts one weight "
                               "per query; use recipe 'fast' for blocks)")
 
-    def architecture(self) -> dict[str, Any]:
+    def architecture(self, width: int | None = None) -> dict[str, Any]:
         s = self.settings
         dim_in, dim_out = encoding.dims(s["layout"], s["block"])
-        return {"dim_in": dim_in, "width": s["width"], "dim_out": dim_out, "depth": s["depth"],
+        return {"dim_in": dim_in, "width": width or s["width"], "dim_out": dim_out, "depth": s["depth"],
                 "w0": s["w0"], "w0_initial": s["w0_initial"]}
+
+    def stored_bytes(self, width: int, fixed_bytes: int) -> int:
+        """Exact bytes stored for a SIREN of `width` at this precision, plus `fixed_bytes`
+        (standardization stats and buffers, which do not depend on the width)."""
+        with torch.random.fork_rng(devices=[]):
+            siren = Siren(**self.architecture(width))
+        return payload_bytes(storage.pack(siren.state_dict(), self.precision)) + fixed_bytes
+
+    def budget_width(self, model: nn.Module, fixed_bytes: int) -> tuple[int, int] | None:
+        """(width, byte budget) for a `ratio`/`bytes` budget; None without one. The stored size
+        grows with the width, so the widest SIREN that fits is found by bisection."""
+        if self.budget["ratio"] is None and self.budget["bytes"] is None:
+            return None
+        budget = self.budget["bytes"] or int(self.budget["ratio"] * fp32_bytes(model))
+        if self.stored_bytes(1, fixed_bytes) > budget:
+            asked = (f"ratio {self.budget['ratio']:g} ({budget:,} bytes)" if self.budget["ratio"]
+                     else f"bytes {budget:,}")
+            raise ConfigError(
+                f"innr-siren: {asked} is impossible for this target: the smallest SIREN (width 1, "
+                f"depth {self.settings['depth']}, {self.precision}) with its stats and buffers takes "
+                f"{self.stored_bytes(1, fixed_bytes):,} bytes; raise the budget, or lower depth or "
+                "precision")
+        low, high = 1, 2
+        while self.stored_bytes(high, fixed_bytes) <= budget:
+            low, high = high, high * 2
+        while high - low > 1:  # stored_bytes(low) fits, stored_bytes(high) does not
+            middle = (low + high) // 2
+            low, high = (middle, high) if self.stored_bytes(middle, fixed_bytes) <= budget else (low, middle)
+        return low, budget
 
     def compress(
         self, model: nn.Module, ctx: CompressContext, checkpoint: Checkpoint | None = None,
@@ -90,12 +136,14 @@ class InnrSiren:
             "recipe": self.recipe,
             "layout": self.settings["layout"],
             "block": self.settings["block"],
-            "architecture": self.architecture(),
             "precision": self.precision,
             "names": list(weights),
             "shapes": [list(w.shape) for w in weights.values()],
         }
         data = encoding.encode(weights, meta)
+        fixed_bytes = payload_bytes({"stats": data.stats, **dict(model.named_buffers())})
+        chosen = self.budget_width(model, fixed_bytes)
+        meta["architecture"] = self.architecture(chosen[0] if chosen else None)
         torch.manual_seed(ctx.seed)
         siren = Siren(**meta["architecture"])
         self.partial = (siren, data.stats, meta)
@@ -110,9 +158,10 @@ class InnrSiren:
         tensors["stats"] = data.stats
         info = {**fit, "innr_parameters": sum(p.numel() for p in siren.parameters()),
                 "seconds": time.perf_counter() - start, "settings": self.settings,
-                "storage": f"SIREN {self.settings['width']}x{self.settings['depth']} {self.precision} "
-                           "+ per-tensor mean/std",
-                "precision": self.precision}
+                "storage": f"SIREN {meta['architecture']['width']}x{self.settings['depth']} "
+                           f"{self.precision} + per-tensor mean/std",
+                "precision": self.precision,
+                **({"budget": {"bytes": chosen[1], "width": chosen[0]}} if chosen else {})}
         tensors = with_buffers(model, tensors)
         return Compressed("innr-siren", tensors, meta, payload_bytes(tensors), info)
 
