@@ -86,3 +86,27 @@ def test_compare_prints_two_result_sets_side_by_side(smoke_results: Path,
     assert main(["compare", str(smoke_results), str(smoke_results)]) == 0
     out = capsys.readouterr().out
     assert "B - A pt" in out and "ptq-int4" in out and "2/2" in out
+
+
+def test_a_grown_size_is_a_regression_even_at_equal_accuracy(smoke_results: Path, tmp_path: Path) -> None:
+    import dataclasses
+
+    from innr_bench.gate import check, write_baseline
+
+    baseline = write_baseline(smoke_results, tmp_path / "b.json")
+    assert set(check(smoke_results, baseline, 0.5)["status"]) == {"ok"}
+    smaller = dataclasses.replace(baseline, entries=[
+        dataclasses.replace(e, size_bytes=e.size_bytes - 1) if e.method == "ptq-int4" else e
+        for e in baseline.entries])
+    table = check(smoke_results, smaller, 0.5).set_index("method")
+    assert table.loc["ptq-int4", "status"] == "REGRESSION"  # one byte more than the baseline
+    assert table.loc["ptq-int4", "Δ pt"] == 0.0
+    assert table.loc["identity", "status"] == "ok"
+
+
+def test_pareto_marks_the_rows_no_other_row_dominates() -> None:
+    from innr_bench.report import _pareto
+
+    sizes, accuracies = [10, 20, 20, 30, 5], [0.90, 0.95, 0.94, 0.95, 0.50]
+    # (20, .94) loses to (20, .95) at equal size; (30, .95) to (20, .95) at equal accuracy
+    assert _pareto(sizes, accuracies) == [True, True, False, False, True]

@@ -99,12 +99,12 @@ def test_resnet20_batch_norm_statistics_are_stored_exactly_and_counted() -> None
     identity = COMPRESSORS.get("identity")().compress(model, ctx)
     parameter_bytes = 4 * sum(p.numel() for p in model.parameters())
     assert identity.size_bytes == fp32_bytes(model) == parameter_bytes + buffer_bytes
-    for name, params in (("quantize", {"bits": 8}), ("innr-siren", {"epochs": 100})):
+    for name, params, least in (("quantize", {"bits": 8}, 0.95), ("innr-siren", {"epochs": 100}, 0.3)):
         rebuilt = COMPRESSORS.get(name)(**params).compress(model, ctx).reconstruct(model)
         for key, buffer in rebuilt.named_buffers():
             assert torch.equal(buffer, buffers[key])  # running statistics exact, never re-estimated
-    agreement = (predict(rebuilt, data.test_x, batch_size=64, device=cpu) == clean).float().mean()
-    assert float(agreement) > 0.3
+        agreement = (predict(rebuilt, data.test_x, batch_size=64, device=cpu) == clean).float().mean()
+        assert float(agreement) > least, name
 
 
 def test_cosine_schedule_enters_the_config_only_when_used() -> None:

@@ -29,15 +29,15 @@ def test_smoke_suite_end_to_end_then_resume_recomputes_nothing(smoke, tmp_path: 
     innr = [r for r in records if r.get("compressor", {}).get("name") == "innr-siren"]
     # fp32 INNR weights + one fp32 mean/std pair per target tensor (3 in the seed CNN)
     assert innr and all(r["size_bytes"] == 2 * r["info"]["innr_parameters"] + 3 * 8 for r in innr)  # fp16
-    attack = next(r for r in records if r["kind"] == "attack")
     attacks = [r for r in records if r["kind"] == "attack"]
+    assert len(attacks) == len(smoke.seeds)
     for attack in attacks:  # prune*: transfer false; control: the other seed's target
         assert attack["nets"] == ["original", "innr-siren-small", "ptq-int4", "control"]
         assert attack["control"]["seed"] == 1 - attack["seed"]
+        assert {row["eps"] for row in attack["transfer"]} == {0.0, 0.05, 0.1}
         for row in attack["transfer"]:
             if row["source"] == row["target"] and row["relative_transfer"] is not None:
                 assert row["relative_transfer"] == pytest.approx(1.0)
-    assert {row["eps"] for row in attack["transfer"]} == {0.0, 0.05, 0.1}
 
     manifest = json.loads((root / "manifest.json").read_text())
     assert manifest["datasets"]["synthetic[n_train=512,n_test=256]"]["source"] == "synthetic"
