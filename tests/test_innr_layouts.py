@@ -40,6 +40,28 @@ def test_per_tensor_standardization_inverts() -> None:
         assert torch.allclose(a, b, atol=1e-5)
 
 
+def test_huffman_coded_int8_decodes_to_the_same_weights_and_is_never_larger() -> None:
+    torch.manual_seed(0)
+    # a peaked tensor (codes near zero dominate: Huffman wins) and a tiny one (it would not)
+    state = {"w": torch.randn(64, 64) ** 3, "b": torch.randn(3)}
+    plain, coded = storage.pack(state, "int8"), storage.pack(state, "int8", "huffman")
+    assert "w.huffman" in coded and "w" not in coded and "b" in coded  # b stays plain: smaller
+    assert payload_bytes(coded) < payload_bytes(plain)
+    shapes = {k: v.shape for k, v in state.items()}
+    restored, reference = storage.unpack(coded, "int8", shapes), storage.unpack(plain, "int8")
+    assert all(torch.equal(restored[k], reference[k]) for k in state)
+    with pytest.raises(ValueError, match="needs its shape"):
+        storage.unpack(coded, "int8")
+
+
+def test_huffman_needs_int8_weights() -> None:
+    from innr_bench.compress.innr.compressor import InnrSiren
+    from innr_bench.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"entropy: 'huffman' codes int8 weights; set precision: int8"):
+        InnrSiren(entropy="huffman")
+
+
 @pytest.mark.parametrize("precision", ["fp32", "fp16", "int8"])
 def test_storage_precision_round_trip_and_bytes(precision: str) -> None:
     state = {"w": torch.randn(8, 4), "b": torch.randn(8)}

@@ -20,6 +20,8 @@ SETTINGS: list[tuple[str, dict[str, Any]]] = [
     *[("innr-siren", {"width": 16, "depth": 2, "epochs": 3, "precision": p})
       for p in ("fp32", "fp16", "int8")],
     ("innr-siren", {"recipe": "seed", "width": 8, "depth": 2, "epochs": 3}),
+    ("innr-siren", {"width": 16, "depth": 2, "epochs": 3, "precision": "int8", "entropy": "huffman"}),
+    ("innr-siren", {"ratio": 0.3, "depth": 2, "epochs": 3, "precision": "int8", "entropy": "huffman"}),
     *[("quantize", {"bits": b, "scheme": s, "granularity": g})
       for b in (2, 3, 5, 8, 16) for s in ("symmetric", "asymmetric") for g in ("per-channel", "per-tensor")],
     ("quantize", {"bits": 1, "scheme": "asymmetric"}),

@@ -69,6 +69,8 @@ class InnrSiren:
         warmup: Annotated[float, Field(gt=0, lt=1)] | None = None,  # one-cycle warm-up fraction
         solve_every: Annotated[int, Field(ge=0)] | None = None,  # least-squares output layer
         precision: storage.Precision | None = None,  # storage of the SIREN's weights
+        # huffman: int8 codes Huffman-coded tensor by tensor where smaller (needs precision int8)
+        entropy: storage.Entropy | None = None,
         # A size budget instead of a width: the widest SIREN whose stored bytes (weights, stats,
         # buffers) fit `ratio` x the target's fp32 bytes, or `bytes`, chosen per target.
         ratio: Annotated[float, Field(gt=0, le=1)] | None = None,
@@ -86,6 +88,10 @@ class InnrSiren:
         self.recipe = recipe
         self.settings = {**RECIPES[recipe], **{k: v for k, v in overrides.items() if v is not None}}
         self.precision: storage.Precision = self.settings["precision"]
+        self.entropy: storage.Entropy = entropy or "none"
+        if self.entropy == "huffman" and self.precision != "int8":
+            raise ConfigError(f"entropy: 'huffman' codes int8 weights; set precision: int8 (got "
+                              f"{self.precision!r})")
         if self.settings["layout"] == "scalar" and self.settings["block"] != 1:
             raise ConfigError(f"block: {block!r} is invalid (recipe {recipe!r} predicts one weight "
                               "per query; use recipe 'fast' for blocks)")
@@ -98,7 +104,8 @@ class InnrSiren:
 
     def stored_bytes(self, width: int, fixed_bytes: int) -> int:
         """Exact bytes stored for a SIREN of `width` at this precision, plus `fixed_bytes`
-        (standardization stats and buffers, which do not depend on the width)."""
+        (standardization stats and buffers, which do not depend on the width). Without entropy
+        coding: Huffman-coded tensors are only kept where smaller, so this bounds them."""
         with torch.random.fork_rng(devices=[]):
             siren = Siren(**self.architecture(width))
         return payload_bytes(storage.pack(siren.state_dict(), self.precision)) + fixed_bytes
@@ -154,12 +161,14 @@ class InnrSiren:
             solve_every=self.settings["solve_every"], checkpoint=checkpoint,
             checkpoint_every=checkpoint_every, amp=ctx.amp,
         )
-        tensors = {f"siren.{k}": v for k, v in storage.pack(siren.state_dict(), self.precision).items()}
+        packed = storage.pack(siren.state_dict(), self.precision, self.entropy)
+        tensors = {f"siren.{k}": v for k, v in packed.items()}
         tensors["stats"] = data.stats
         info = {**fit, "innr_parameters": sum(p.numel() for p in siren.parameters()),
                 "seconds": time.perf_counter() - start, "settings": self.settings,
                 "storage": f"SIREN {meta['architecture']['width']}x{self.settings['depth']} "
-                           f"{self.precision} + per-tensor mean/std",
+                           f"{self.precision}{' + Huffman' if self.entropy == 'huffman' else ''} "
+                           "+ per-tensor mean/std",
                 "precision": self.precision,
                 **({"budget": {"bytes": chosen[1], "width": chosen[0]}} if chosen else {})}
         tensors = with_buffers(model, tensors)
@@ -171,7 +180,8 @@ class InnrSiren:
         with torch.random.fork_rng(devices=[]):  # building the net must not move the global RNG
             siren = Siren(**meta["architecture"])
         packed = {k.removeprefix("siren."): v for k, v in tensors.items() if k.startswith("siren.")}
-        siren.load_state_dict(storage.unpack(packed, meta.get("precision", "fp32")))
+        shapes = {k: v.shape for k, v in siren.state_dict().items()}
+        siren.load_state_dict(storage.unpack(packed, meta.get("precision", "fp32"), shapes))
         return sample(siren, tensors["stats"], meta)
 
 
