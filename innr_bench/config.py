@@ -200,6 +200,7 @@ def parse_suite(raw: Any, *, source: str = "<suite>") -> Suite:
         for i, target in enumerate(spec.targets)
         for model in _expand(f"targets[{i}]", target, MODELS, source)
     ]
+    _check_target_labels(spec, targets, source)
     return Suite(
         name=spec.name,
         description=spec.description,
@@ -208,36 +209,24 @@ def parse_suite(raw: Any, *, source: str = "<suite>") -> Suite:
         device=spec.device,
         datasets=_expand_all("datasets", spec.datasets, DATASETS, source),
         targets=targets,
-        compressors=_restricted(_expand_all("compressors", spec.compressors, COMPRESSORS, source),
-                                spec.compressors, targets, source),
+        compressors=_expand_all("compressors", spec.compressors, COMPRESSORS, source),
         attacks=_expand_all("attacks", spec.attacks, ATTACKS, source),
         eval=spec.eval,
         numerics=spec.numerics,
-        references=_references(spec, targets, source),
+        references=tuple(spec.references),
     )
 
 
-def _restricted(
-    components: list[Component], specs: list[CompressorSpec], targets: list[Target], source: str
-) -> list[Component]:
-    """Check every compressor's `targets` against the suite's target labels."""
+def _check_target_labels(spec: SuiteSpec, targets: list[Target], source: str) -> None:
+    """Every target label a compressor's `targets` or a reference names must be one of the suite's."""
     labels = {t.model.label for t in targets}
-    for i, spec in enumerate(specs):
-        unknown = sorted(set(spec.targets or ()) - labels)
-        if unknown:
-            raise ConfigError(f"{source}: compressors[{i}].targets: {unknown[0]!r} is not a target label "
-                              f"of this suite; use one of {sorted(labels)}")
-    return components
-
-
-def _references(spec: SuiteSpec, targets: list[Target], source: str) -> tuple[Reference, ...]:
-    """The suite's published references; each must name one of its targets by label."""
-    labels = {t.model.label for t in targets}
-    for i, reference in enumerate(spec.references):
-        if reference.target not in labels:
-            raise ConfigError(f"{source}: references[{i}].target: {reference.target!r} is not a target "
-                              f"label of this suite; use one of {sorted(labels)}")
-    return tuple(spec.references)
+    named = [(f"compressors[{i}].targets", label) for i, c in enumerate(spec.compressors)
+             for label in c.targets or ()]
+    named += [(f"references[{i}].target", r.target) for i, r in enumerate(spec.references)]
+    for where, label in named:
+        if label not in labels:
+            raise ConfigError(f"{source}: {where}: {label!r} is not a target label of this suite; "
+                              f"use one of {sorted(labels)}")
 
 
 def _train_config(where: str, model: str, given: dict[str, Any], source: str) -> TrainConfig:

@@ -27,7 +27,13 @@ from torch.nn.utils import parametrize
 
 from innr_bench.compress.base import CompressContext, Compressed, named_weights, payload_bytes, with_buffers
 from innr_bench.compress.bitpack import packed_bytes
-from innr_bench.compress.huffman import gaps_decode, gaps_encode, huffman_decode, huffman_encode
+from innr_bench.compress.huffman import (
+    gaps_decode,
+    gaps_encode,
+    huffman_decode,
+    huffman_encode,
+    relative_gaps,
+)
 from innr_bench.compress.kmeans import kmeans_1d
 from innr_bench.compress.prune import mask_keeper, prunable, smallest
 from innr_bench.errors import ConfigError
@@ -218,5 +224,5 @@ class DeepCompression:
 def _fixed_width_index_bytes(positions: torch.Tensor) -> int:
     """Bytes of the relative positions at the best fixed width (2-8 bits, with skip symbols):
     Deep Compression's relative indexing before Huffman coding, for the storage breakdown."""
-    gaps = torch.diff(positions.to(torch.int64), prepend=torch.tensor([-1]))
+    gaps = relative_gaps(positions)
     return min(packed_bytes(int((gaps // (2**b - 1) + 1).sum()), b) for b in range(2, 9))

@@ -36,14 +36,19 @@ def _as_tensor(data: bytes) -> torch.Tensor:
     return torch.frombuffer(bytearray(data), dtype=torch.uint8)
 
 
+def relative_gaps(positions: torch.Tensor) -> torch.Tensor:
+    """Distance of each sorted flat position from the previous one (the first from -1)."""
+    return torch.diff(positions.to(torch.int64), prepend=torch.tensor([-1]))
+
+
 def gaps_encode(positions: torch.Tensor, limit: int = 255) -> torch.Tensor:
     """Sorted flat positions -> relative-index symbols (Deep Compression's relative indexing).
 
     Each kept entry stores its distance from the previous one (the first from -1). A distance
     of `limit` or more is written as `limit` ("skip `limit` entries, nothing kept") followed by
     the rest (which may then be 0), like the paper's filler zeros but without a stored value."""
-    gaps = torch.diff(positions.to(torch.int64), prepend=torch.tensor([-1]))
     symbols = []
+    gaps = relative_gaps(positions)
     for gap in gaps.tolist():
         while gap >= limit:
             symbols.append(limit)

@@ -116,14 +116,14 @@ class InnrSiren:
         if self.budget["ratio"] is None and self.budget["bytes"] is None:
             return None
         budget = self.budget["bytes"] or int(self.budget["ratio"] * fp32_bytes(model))
-        if self.stored_bytes(1, fixed_bytes) > budget:
+        smallest = self.stored_bytes(1, fixed_bytes)
+        if smallest > budget:
             asked = (f"ratio {self.budget['ratio']:g} ({budget:,} bytes)" if self.budget["ratio"]
                      else f"bytes {budget:,}")
             raise ConfigError(
                 f"innr-siren: {asked} is impossible for this target: the smallest SIREN (width 1, "
                 f"depth {self.settings['depth']}, {self.precision}) with its stats and buffers takes "
-                f"{self.stored_bytes(1, fixed_bytes):,} bytes; raise the budget, or lower depth or "
-                "precision")
+                f"{smallest:,} bytes; raise the budget, or lower depth or precision")
         low, high = 1, 2
         while self.stored_bytes(high, fixed_bytes) <= budget:
             low, high = high, high * 2
