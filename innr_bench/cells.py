@@ -302,7 +302,8 @@ class CellWorker:
         # only compressors that declare they use data see it
         data = None if instance.data_free else group.data
         ctx = CompressContext(seed=group.seed, device=self.device, progress=self.progress, data=data,
-                              train=group.target.train, amp=self.numerics["amp"])
+                              train=group.target.train, amp=self.numerics["amp"],
+                              input_shape=tuple(group.data.test_x.shape[1:]))
         with self.stage("compress"):
             compressed = instance.compress(group.model, ctx)
         self.cache.save("compressed", key, compressed.tensors, {

@@ -5,7 +5,7 @@ import torch
 from innr_bench.cache import TensorCache
 from innr_bench.compress.base import CompressContext, Compressed, fp32_bytes
 from innr_bench.compress.identity import Identity
-from innr_bench.compress.innr.compressor import InnrSiren
+from innr_bench.compress.innr.compressor import PLAIN, InnrSiren
 from innr_bench.models.seed_cnn import seed_cnn
 from innr_bench.progress import Progress
 
@@ -25,7 +25,8 @@ def test_seed_recipe_defaults_and_size() -> None:
     assert innr.settings == {"layout": "scalar", "block": 1, "width": 64, "depth": 12, "w0": 1.0,
                              "w0_initial": 100 * torch.pi, "epochs": 2000, "lr": 5e-4,
                              "schedule": "constant", "warmup": 0.0, "solve_every": None,
-                             "precision": "fp32"}
+                             "precision": "fp32", **PLAIN}
+    assert PLAIN["distill_steps"] == 0 and PLAIN["qat_epochs"] == 0  # a weight fit, nothing else
     model = seed_cnn(c=32)
     small = InnrSiren(recipe="seed", epochs=1).compress(model, CPU)
     assert small.size_bytes == 4 * 46_209 + 8

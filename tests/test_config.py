@@ -92,7 +92,7 @@ class TestConfigErrors:
         (_with(compressors=[{"name": "innr-siren", "params": {"widht": 3}}]),
          r"compressors\[0\]\.params\.widht: 3 is invalid \(unknown key\)"),
         (_with(compressors=[{"name": "innr-siren", "params": {"recipe": "best"}}]),
-         r"compressors\[0\]\.params\.recipe: 'best' is invalid \(Input should be 'fast' or 'seed'\)"),
+         r"compressors\[0\]\.params\.recipe: 'best' is invalid \(Input should be 'fast', 'seed', 'distill' or 'distill-noise'\)"),
         (_with(attacks=[{"name": "fgsm", "params": {"eps": [0.1, 2.0]}}]),
          r"attacks\[0\]\.params\.eps\[1\]: 2\.0 is invalid \(Input should be less than or equal to 1\)"),
         (_with(attacks=[{"name": "fgsm", "params": {"clamp": "sometimes"}}]),

@@ -58,7 +58,7 @@ def test_huffman_needs_int8_weights() -> None:
     from innr_bench.compress.innr.compressor import InnrSiren
     from innr_bench.errors import ConfigError
 
-    with pytest.raises(ConfigError, match=r"entropy: 'huffman' codes int8 weights; set precision: int8"):
+    with pytest.raises(ConfigError, match=r"entropy: 'huffman' needs integer codes; set precision: int8"):
         InnrSiren(entropy="huffman")
 
 

@@ -10,9 +10,12 @@ from innr_bench.compress.bitpack import pack_bits, unpack_bits
 from innr_bench.compress.kmeans import KMeansSharing, kmeans_1d
 from innr_bench.compress.quantize import Quantize, dequantize_tensor, quantize_tensor
 from innr_bench.config import parse_suite
+from innr_bench.data import synthetic
 from innr_bench.errors import ConfigError
 from innr_bench.models.seed_cnn import seed_cnn
+from innr_bench.models.train import TrainConfig
 from innr_bench.progress import Progress
+from innr_bench.registry import MODELS
 
 CPU = CompressContext(seed=0, device=torch.device("cpu"), progress=Progress(enabled=False))
 BASE = {"name": "t", "seeds": [0], "datasets": [{"name": "synthetic"}], "targets": [{"name": "seed-cnn"}]}
@@ -99,3 +102,51 @@ def test_bad_quantization_settings_are_config_errors(params: dict, message: str)
 def test_bad_kmeans_bits_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match=r"compressors\[0\]\.params\.bits: 9 is invalid"):
         parse_suite(BASE | {"compressors": [{"name": "kmeans", "params": {"bits": 9}}]})
+
+
+class TestFineTuned:
+    """k-means with trained codebooks and quantization-aware fine-tuning: the data-aware baselines."""
+
+    @staticmethod
+    def _setting(data: bool) -> tuple[torch.nn.Module, CompressContext]:
+        torch.manual_seed(0)
+        dataset = synthetic(n_train=128, n_test=32)
+        ctx = CompressContext(seed=0, device=torch.device("cpu"), progress=Progress(enabled=False),
+                              data=dataset if data else None, train=TrainConfig(lr=1e-3, batch_size=64))
+        return MODELS.get("lenet-300-100")(), ctx
+
+    def test_trained_codebooks_keep_the_assignments_and_the_size(self) -> None:
+        model, ctx = self._setting(data=True)
+        plain = KMeansSharing(bits=3).compress(model, ctx)
+        tuned_compressor = KMeansSharing(bits=3, finetune_epochs=2)
+        tuned = tuned_compressor.compress(model, ctx)
+        assert not tuned_compressor.data_free and KMeansSharing(bits=3).data_free
+        assert tuned.size_bytes == plain.size_bytes and tuned.info["finetune_steps"] == 4
+        for name in plain.meta["shapes"]:
+            assert torch.equal(tuned.tensors[f"{name}.index"], plain.tensors[f"{name}.index"])
+        assert any(not torch.equal(tuned.tensors[k], plain.tensors[k]) for k in plain.tensors
+                   if k.endswith(".codebook"))
+        rebuilt = tuned.reconstruct(model)
+        for (name, weight), shape in zip(rebuilt.named_parameters(), plain.meta["shapes"].values()):
+            assert len(weight.unique()) <= 8 and list(weight.shape) == shape, name
+
+    def test_quantization_aware_weights_stay_on_the_grid_they_trained_through(self) -> None:
+        model, ctx = self._setting(data=True)
+        compressor = Quantize(bits=3, finetune_epochs=1)
+        tuned = compressor.compress(model, ctx)
+        assert not compressor.data_free and tuned.info["finetune_steps"] == 2
+        rebuilt = tuned.reconstruct(model)
+        original = dict(model.named_parameters())
+        changed = False
+        for name, weight in rebuilt.named_parameters():
+            rows = weight.detach().reshape(weight.shape[0] if weight.dim() > 1 else 1, -1)
+            assert max(len(row.unique()) for row in rows) <= 7, name  # symmetric 3-bit: 7 levels
+            changed |= not torch.equal(weight, original[name])
+        assert changed
+
+    @pytest.mark.parametrize("compressor", [KMeansSharing(bits=2, finetune_epochs=1),
+                                            Quantize(bits=4, finetune_epochs=1)])
+    def test_fine_tuning_without_data_is_a_config_error(self, compressor) -> None:
+        model, ctx = self._setting(data=False)
+        with pytest.raises(ConfigError, match="needs the training data"):
+            compressor.compress(model, ctx)

@@ -26,6 +26,9 @@ class CompressContext:
     data: Dataset | None = None
     train: TrainConfig | None = None
     amp: bool = False  # bf16 autocast for fits (CUDA only)
+    # The shape of one input (C, H, W): not data, so every compressor sees it (a data-free
+    # distillation draws synthetic inputs of this shape).
+    input_shape: tuple[int, ...] | None = None
 
 
 @dataclass

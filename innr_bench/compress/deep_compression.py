@@ -23,10 +23,10 @@ from typing import Annotated, Any
 import torch
 from pydantic import Field
 from torch import nn
-from torch.nn.utils import parametrize
 
 from innr_bench.compress.base import CompressContext, Compressed, named_weights, payload_bytes, with_buffers
 from innr_bench.compress.bitpack import packed_bytes
+from innr_bench.compress.finetune import SharedWeight, train_through
 from innr_bench.compress.huffman import (
     gaps_decode,
     gaps_encode,
@@ -42,20 +42,6 @@ from innr_bench.registry import COMPRESSORS
 
 Fraction = Annotated[float, Field(gt=0, le=1)]
 Bits = Annotated[int, Field(ge=1, le=8)]  # value codes are Huffman-coded as bytes
-
-
-class SharedWeight(nn.Module):
-    """A weight tensor as codebook[index] on the kept positions, zero elsewhere; the codebook
-    is the only trainable part (Deep Compression's centroid fine-tuning)."""
-
-    def __init__(self, codebook: torch.Tensor, index: torch.Tensor, mask: torch.Tensor) -> None:
-        super().__init__()
-        self.codebook = nn.Parameter(codebook.clone())
-        self.register_buffer("index", index)
-        self.register_buffer("mask", mask)
-
-    def forward(self, original: torch.Tensor) -> torch.Tensor:  # the original weight is unused
-        return self.codebook[self.index] * self.mask
 
 
 def _per_tensor(value: float | list[Any], names: list[str], key: str) -> dict[str, Any]:
@@ -112,7 +98,7 @@ class DeepCompression:
             steps += self._retrain(model, masks, ctx, recipe, lr, self.retrain_epochs, round_)
         weights = named_weights(model)
         shared = {n: kmeans_1d(weights[n][masks[n]], 2 ** bits[n]) for n in names}
-        steps += self._finetune_centroids(model, masks, shared, ctx, recipe, lr)
+        steps += self._finetune_centroids(model, masks, shared, ctx, lr)
         tensors, meta, layers = self._encode(named_weights(model), masks, bits, names)
         tensors = with_buffers(model, tensors)
         kept = sum(int(m.sum()) for m in masks.values())
@@ -139,35 +125,18 @@ class DeepCompression:
 
     def _finetune_centroids(
         self, model: nn.Module, masks: Mapping[str, torch.Tensor],
-        shared: Mapping[str, tuple[torch.Tensor, torch.Tensor]], ctx: CompressContext,
-        recipe: TrainConfig, lr: float,
+        shared: Mapping[str, tuple[torch.Tensor, torch.Tensor]], ctx: CompressContext, lr: float,
     ) -> int:
         """Replace each weight by its shared form, train the codebooks (and biases), and write
         the final weights back; the steps taken."""
-        device = next(model.parameters()).device
+        forms = {}
         for name in masks:
-            module_name, _, attr = name.rpartition(".")
-            module = model.get_submodule(module_name)
             codebook, codes = shared[name]
             index = torch.zeros(masks[name].numel(), dtype=torch.int64)
             index[masks[name].reshape(-1)] = codes
-            parametrization = SharedWeight(codebook, index.reshape(masks[name].shape),
-                                           masks[name].float()).to(device)
-            parametrize.register_parametrization(module, attr, parametrization, unsafe=True)
-            getattr(module.parametrizations, attr).original.requires_grad_(False)
-        steps = 0
-        if self.quantize_epochs:
-            config = TrainConfig(lr=lr, batch_size=recipe.batch_size, epochs=self.quantize_epochs,
-                                 weight_decay=0.0,  # decay would pull shared values toward zero
-                                 schedule="cosine")
-            steps = int(train(model, ctx.data, config, seed=ctx.seed * 1000 + self.rounds + 1,
-                              device=ctx.device, progress=ctx.progress, amp=ctx.amp)["steps"])
-        for name in masks:
-            module_name, _, attr = name.rpartition(".")
-            parametrize.remove_parametrizations(model.get_submodule(module_name), attr,
-                                                leave_parametrized=True)
-        model.eval()
-        return steps
+            forms[name] = SharedWeight(codebook, index.reshape(masks[name].shape), masks[name])
+        return train_through(model, forms, ctx, epochs=self.quantize_epochs, lr=lr,
+                             seed=ctx.seed * 1000 + self.rounds + 1, who="deep-compression")
 
     @staticmethod
     def _encode(

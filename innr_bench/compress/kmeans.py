@@ -1,8 +1,10 @@
 """Weight sharing: a k-means codebook of 2^bits fp32 values per tensor plus bit-packed indices
-(Deep Compression's quantization step, data-free, without retraining)."""
+(Deep Compression's quantization step). Data-free by default; `finetune_epochs` trains the
+codebooks on the training data (the assignments stay fixed), which makes the setting use data."""
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Mapping
 from typing import Annotated, Any
@@ -13,6 +15,7 @@ from torch import nn
 
 from innr_bench.compress.base import CompressContext, Compressed, named_weights, payload_bytes, with_buffers
 from innr_bench.compress.bitpack import pack_bits, unpack_bits
+from innr_bench.compress.finetune import SharedWeight, train_through
 from innr_bench.registry import COMPRESSORS
 
 CodebookBits = Annotated[int, Field(ge=1, le=8)]
@@ -50,22 +53,36 @@ def unpack_shared(tensors: Mapping[str, torch.Tensor], name: str, bits: int, cou
 class KMeansSharing:
     """Weight sharing: per-tensor k-means codebook (2^bits fp32 values) + bit-packed indices."""
 
-    data_free = True
-
-    def __init__(self, *, bits: CodebookBits = 4) -> None:
-        self.bits = bits
+    def __init__(
+        self, *, bits: CodebookBits = 4,
+        finetune_epochs: Annotated[int, Field(ge=0)] = 0,  # codebook training on the data
+        finetune_lr: Annotated[float, Field(gt=0)] | None = None,  # None: the target's own lr
+    ) -> None:
+        self.bits, self.finetune_epochs, self.finetune_lr = bits, finetune_epochs, finetune_lr
+        self.data_free = finetune_epochs == 0
 
     def compress(self, model: nn.Module, ctx: CompressContext) -> Compressed:
         start = time.perf_counter()
         weights = named_weights(model)
+        shared = {name: kmeans_1d(weight, 2**self.bits) for name, weight in weights.items()}
+        steps = 0
+        if self.finetune_epochs:
+            forms = {name: SharedWeight(codebook, index.reshape(weights[name].shape))
+                     for name, (codebook, index) in shared.items()}
+            model = copy.deepcopy(model)  # its batch-norm statistics follow the training: stored below
+            steps = train_through(model, forms, ctx, epochs=self.finetune_epochs,
+                                  lr=self.finetune_lr, seed=ctx.seed * 1000 + 1, who="kmeans")
+            shared = {name: (form.codebook.detach().cpu(), shared[name][1]) for name, form in forms.items()}
         tensors: dict[str, torch.Tensor] = {}
-        for name, weight in weights.items():
-            tensors |= pack_shared(name, weight, self.bits)
+        for name, (codebook, index) in shared.items():
+            tensors |= {f"{name}.codebook": codebook.float().contiguous(),
+                        f"{name}.index": pack_bits(index, self.bits)}
         meta = {"bits": self.bits, "shapes": {n: list(w.shape) for n, w in weights.items()}}
         tensors = with_buffers(model, tensors)
+        tuned = f" (codebooks trained {steps} steps)" if self.finetune_epochs else ""
         return Compressed("kmeans", tensors, meta, payload_bytes(tensors),
-                          {"seconds": time.perf_counter() - start,
-                           "storage": f"{self.bits}-bit indices + fp32 codebook per tensor"})
+                          {"seconds": time.perf_counter() - start, "finetune_steps": steps,
+                           "storage": f"{self.bits}-bit indices + fp32 codebook per tensor{tuned}"})
 
     @staticmethod
     def decode(tensors: Mapping[str, torch.Tensor], meta: Mapping[str, Any]) -> dict[str, torch.Tensor]:

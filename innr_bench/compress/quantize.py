@@ -1,8 +1,11 @@
-"""Post-training, weight-only uniform quantization (data-free): symmetric or asymmetric (affine),
-per-channel or per-tensor, 1-16 bits, codes bit-packed at their exact width."""
+"""Weight-only uniform quantization: symmetric or asymmetric (affine), per-channel or per-tensor,
+1-16 bits, codes bit-packed at their exact width. Post-training (data-free) by default;
+`finetune_epochs` first trains the weights on the training data through the same rounding with
+straight-through gradients (quantization-aware fine-tuning), which makes the setting use data."""
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -14,6 +17,7 @@ from torch import nn
 
 from innr_bench.compress.base import CompressContext, Compressed, named_weights, payload_bytes, with_buffers
 from innr_bench.compress.bitpack import pack_bits, unpack_bits
+from innr_bench.compress.finetune import train_through
 from innr_bench.errors import ConfigError
 from innr_bench.registry import COMPRESSORS
 
@@ -62,6 +66,20 @@ def dequantize_tensor(q: Quantized, shape: torch.Size | list[int]) -> torch.Tens
     return (rows * q.scales.reshape(-1, 1)).reshape(shape)
 
 
+class FakeQuantized(nn.Module):
+    """A weight as `quantize` will store it, with a straight-through gradient to the float weight."""
+
+    def __init__(self, bits: int, granularity: Granularity, scheme: Scheme) -> None:
+        super().__init__()
+        self.bits, self.granularity, self.scheme = bits, granularity, scheme
+
+    def forward(self, original: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            q = quantize_tensor(original, self.bits, self.granularity, self.scheme)
+            rounded = dequantize_tensor(q, original.shape).to(original.dtype)
+        return original + (rounded - original).detach()
+
+
 def pack_quantized(name: str, q: Quantized, bits: int, scheme: Scheme) -> dict[str, torch.Tensor]:
     """The tensors one stores: packed codes, fp32 scales, packed zero points (affine only)."""
     stored = {f"{name}.codes": pack_bits(q.codes, bits), f"{name}.scale": q.scales.float()}
@@ -87,19 +105,32 @@ def unpack_quantized(
 class Quantize:
     """Post-training weight quantization: uniform, symmetric or asymmetric, per-channel or per-tensor."""
 
-    data_free = True
-
     def __init__(
-        self, *, bits: Bits = 8, granularity: Granularity = "per-channel", scheme: Scheme = "symmetric"
+        self, *, bits: Bits = 8, granularity: Granularity = "per-channel", scheme: Scheme = "symmetric",
+        finetune_epochs: Annotated[int, Field(ge=0)] = 0,  # quantization-aware training on the data
+        finetune_lr: Annotated[float, Field(gt=0)] | None = None,  # None: a tenth of the target's lr
     ) -> None:
         if scheme == "symmetric" and bits < 2:
             raise ConfigError(f"bits: {bits} is invalid for scheme 'symmetric' (it needs at least 2 "
                               "bits; use scheme: asymmetric for 1 bit)")
         self.bits, self.granularity, self.scheme = bits, granularity, scheme
+        self.finetune_epochs, self.finetune_lr = finetune_epochs, finetune_lr
+        self.data_free = finetune_epochs == 0
 
     def compress(self, model: nn.Module, ctx: CompressContext) -> Compressed:
         start = time.perf_counter()
         tensors: dict[str, torch.Tensor] = {}
+        steps = 0
+        if self.finetune_epochs:
+            # The float weights train through the rounding; quantizing them afterwards stores
+            # exactly what the last forward pass used.
+            model = copy.deepcopy(model)
+            forms = {name: FakeQuantized(self.bits, self.granularity, self.scheme)
+                     for name, _ in model.named_parameters()}
+            recipe_lr = (ctx.train.lr if ctx.train else 1e-3) / 10
+            steps = train_through(model, forms, ctx, epochs=self.finetune_epochs,
+                                  lr=self.finetune_lr or recipe_lr, seed=ctx.seed * 1000 + 2,
+                                  who="quantize", keep_originals=True)
         weights = named_weights(model)
         for name, weight in weights.items():
             q = quantize_tensor(weight, self.bits, self.granularity, self.scheme)
@@ -107,8 +138,9 @@ class Quantize:
         meta = {"bits": self.bits, "granularity": self.granularity, "scheme": self.scheme,
                 "shapes": {name: list(w.shape) for name, w in weights.items()}}
         zero_points = f" + {self.bits}-bit zero points" if self.scheme == "asymmetric" else ""
-        info = {"seconds": time.perf_counter() - start,
-                "storage": f"{self.bits}-bit codes + fp32 scales{zero_points} ({self.granularity})"}
+        tuned = f", quantization-aware {steps} steps" if self.finetune_epochs else ""
+        info = {"seconds": time.perf_counter() - start, "finetune_steps": steps,
+                "storage": f"{self.bits}-bit codes + fp32 scales{zero_points} ({self.granularity}{tuned})"}
         tensors = with_buffers(model, tensors)
         return Compressed("quantize", tensors, meta, payload_bytes(tensors), info)
 

@@ -20,6 +20,7 @@ from innr_bench.compress.base import (
     with_buffers,
 )
 from innr_bench.compress.innr import encoding, storage
+from innr_bench.compress.innr.finetune import DistillSettings, Inputs, distill, refit_quantized
 from innr_bench.compress.innr.fit import Checkpoint, Schedule, fit_full_batch
 from innr_bench.compress.innr.siren import Siren
 from innr_bench.errors import ConfigError
@@ -27,12 +28,24 @@ from innr_bench.registry import COMPRESSORS
 
 SAMPLE_CHUNK = 65_536  # queries per forward pass when sampling the INNR
 
+# What every recipe leaves as it was before fine-tuning existed: no refit, no distillation.
+PLAIN = {"normalize": "tensor", "bits": 8, "entropy": "none", "qat_epochs": 0, "distill_steps": 0,
+         "distill_inputs": "data", "distill_lr": 5e-4, "distill_temperature": 1.0,
+         "distill_batch": 256, "distill_weight_loss": 0.0, "learn_stats": True}
+
+# The `fast` fit with 25 weights (one 5x5 kernel) per query, int8 codes Huffman-coded, one
+# mean/std per row in fp16, then distillation through the decoded net (see `distill`).
+DISTILL = {"layout": "rows", "block": 25, "width": 144, "depth": 4, "w0": 30.0, "w0_initial": 30.0,
+           "epochs": 300, "lr": 3e-3, "schedule": "one-cycle", "warmup": 0.1, "solve_every": 5,
+           "precision": "int8", **PLAIN, "normalize": "row", "entropy": "huffman",
+           "distill_steps": 3000}
+
 RECIPES: dict[str, dict[str, Any]] = {
     # The study's notebook: SirenNet(5, 64, 1, 12 layers, w0_initial=100*pi, w0=1), one query
     # per weight, global standardization, Adam 5e-4 constant, full batch, 2,000 epochs.
     "seed": {"layout": "scalar", "block": 1, "width": 64, "depth": 12, "w0": 1.0,
              "w0_initial": 100 * math.pi, "epochs": 2000, "lr": 5e-4, "schedule": "constant",
-             "warmup": 0.0, "solve_every": None, "precision": "fp32"},
+             "warmup": 0.0, "solve_every": None, "precision": "fp32", **PLAIN},
     # One query per 100-weight row chunk (four 5x5 kernels), per-tensor standardization,
     # one-cycle learning rate with a short warm-up, output layer re-solved by least squares every
     # 5 epochs, SIREN stored in fp16 (0.624 of the seed CNN's fp32 bytes). Chosen by measurement
@@ -41,8 +54,20 @@ RECIPES: dict[str, dict[str, Any]] = {
     # keeps Fashion-MNIST targets within 0.1 point of the original.
     "fast": {"layout": "rows", "block": 100, "width": 144, "depth": 4, "w0": 30.0,
              "w0_initial": 30.0, "epochs": 300, "lr": 3e-3, "schedule": "one-cycle",
-             "warmup": 0.1, "solve_every": 5, "precision": "fp16"},
+             "warmup": 0.1, "solve_every": 5, "precision": "fp16", **PLAIN},
+    # NeRN-style (data-aware): 3,000 steps of logit distillation on training images (batch 256,
+    # KL at temperature 1, Adam 5e-4 with cosine decay) through the decoded net, the field's
+    # weights rounded as stored and the per-row mean/std trained with them. Chosen by
+    # measurement on Fashion-MNIST lenet5 (seed 0, ratio 0.13, 2,000 steps): temperature 1
+    # -1.41 pt, 2 -1.87, 4 -2.61; lr 1e-3 -16.5 (unstable); batch 128 -2.38; stats at 10x the
+    # lr -1.80 (no gain); 4-6 bit codes -4.7 to -13.6 (int8 kept). 3,000 steps keep one lenet5
+    # fit under 2 minutes on 2 cores.
+    "distill": DISTILL,
+    # The same on synthetic images (pixel and smooth noise; data-free), with the weight loss kept
+    # beside the KL so the field cannot drift from the weights where noise says nothing.
+    "distill-noise": {**DISTILL, "distill_inputs": "noise", "distill_weight_loss": 1.0},
 }
+Recipe = Literal["fast", "seed", "distill", "distill-noise"]
 
 PositiveInt = Annotated[int, Field(gt=0)]
 PositiveFloat = Annotated[float, Field(gt=0)]
@@ -50,15 +75,15 @@ PositiveFloat = Annotated[float, Field(gt=0)]
 
 @COMPRESSORS.register("innr-siren")
 class InnrSiren:
-    """INNR: a SIREN fit (data-free) from weight coordinates to values; recipes `fast`, `seed`."""
-
-    data_free = True
+    """INNR: a SIREN from weight coordinates to values; recipes `fast`, `seed` (data-free weight
+    fits), `distill` (then distilled on training images) and `distill-noise` (on synthetic ones)."""
 
     def __init__(
         self,
         *,
-        recipe: Literal["fast", "seed"] = "fast",
-        width: PositiveInt | None = None,  # None: the recipe's value
+        recipe: Recipe = "fast",
+        # Every option below left out (None) takes the recipe's value.
+        width: PositiveInt | None = None,
         depth: PositiveInt | None = None,
         w0: PositiveFloat | None = None,
         w0_initial: PositiveFloat | None = None,
@@ -69,12 +94,28 @@ class InnrSiren:
         warmup: Annotated[float, Field(gt=0, lt=1)] | None = None,  # one-cycle warm-up fraction
         solve_every: Annotated[int, Field(ge=0)] | None = None,  # least-squares output layer
         precision: storage.Precision | None = None,  # storage of the SIREN's weights
-        # huffman: int8 codes Huffman-coded tensor by tensor where smaller (needs precision int8)
+        bits: Annotated[int, Field(ge=2, le=8)] | None = None,  # code width of precision int8
+        # huffman: integer codes Huffman-coded tensor by tensor where smaller (precision int8)
         entropy: storage.Entropy | None = None,
         # A size budget instead of a width: the widest SIREN whose stored bytes (weights, stats,
         # buffers) fit `ratio` x the target's fp32 bytes, or `bytes`, chosen per target.
         ratio: Annotated[float, Field(gt=0, le=1)] | None = None,
         bytes: PositiveInt | None = None,  # shadows the builtin: it is the suite key users write
+        # rows layout: standardize per tensor (fp32 stats) or per row/output channel (fp16 stats)
+        normalize: encoding.Normalize | None = None,
+        # data-free quantization-aware refit: epochs of weight MSE through the rounded field
+        qat_epochs: Annotated[int, Field(ge=0)] | None = None,
+        # distillation through the decoded net (NeRN-style): steps, inputs (data: training
+        # images, the setting uses data; noise: synthetic images, data-free), Adam lr with cosine
+        # decay, KL temperature, batch size, weight of the weight-MSE term beside the KL, and
+        # whether the stored mean/std are trained too
+        distill_steps: Annotated[int, Field(ge=0)] | None = None,
+        distill_inputs: Inputs | None = None,
+        distill_lr: PositiveFloat | None = None,
+        distill_temperature: PositiveFloat | None = None,
+        distill_batch: PositiveInt | None = None,
+        distill_weight_loss: Annotated[float, Field(ge=0)] | None = None,
+        learn_stats: bool | None = None,
     ) -> None:
         budgets = [name for name, value in (("width", width), ("ratio", ratio), ("bytes", bytes))
                    if value is not None]
@@ -82,17 +123,31 @@ class InnrSiren:
             raise ConfigError(f"{budgets[1]}: set only one of width, ratio and bytes (got "
                               f"{' and '.join(budgets)}); a budget picks the width itself")
         self.budget = {"ratio": ratio, "bytes": bytes}
-        overrides = {"width": width, "depth": depth, "w0": w0, "w0_initial": w0_initial,
-                     "epochs": epochs, "lr": lr, "block": block, "schedule": schedule,
-                     "warmup": warmup, "solve_every": solve_every, "precision": precision}
+        overrides = {k: v for k, v in locals().items()
+                     if k in RECIPES[recipe] and v is not None}
         self.recipe = recipe
-        self.settings = {**RECIPES[recipe], **{k: v for k, v in overrides.items() if v is not None}}
-        self.precision: storage.Precision = self.settings["precision"]
-        self.entropy: storage.Entropy = entropy or "none"
-        if self.entropy == "huffman" and self.precision != "int8":
-            raise ConfigError(f"entropy: 'huffman' codes int8 weights; set precision: int8 (got "
-                              f"{self.precision!r})")
-        if self.settings["layout"] == "scalar" and self.settings["block"] != 1:
+        self.settings = {**RECIPES[recipe], **overrides}
+        s = self.settings
+        self.precision: storage.Precision = s["precision"]
+        self.entropy: storage.Entropy = s["entropy"]
+        self.bits: int = s["bits"]
+        for option, active in (("entropy", s["entropy"] == "huffman"), ("bits", s["bits"] != 8),
+                               ("qat_epochs", s["qat_epochs"] > 0)):
+            if active and self.precision != "int8":
+                raise ConfigError(f"{option}: {s[option]!r} needs integer codes; set precision: int8 "
+                                  f"(got {self.precision!r})")
+        self.qat_epochs: int = s["qat_epochs"]
+        self.distill = (DistillSettings(
+            steps=s["distill_steps"], inputs=s["distill_inputs"], lr=s["distill_lr"],
+            temperature=s["distill_temperature"], batch_size=s["distill_batch"],
+            bits=self.bits if self.precision == "int8" else None, learn_stats=s["learn_stats"],
+            weight_loss=s["distill_weight_loss"]) if s["distill_steps"] else None)
+        # Distillation on training images reads data; on synthetic inputs it does not.
+        self.data_free = self.distill is None or self.distill.inputs == "noise"
+        if s["normalize"] == "row" and s["layout"] != "rows":
+            raise ConfigError("normalize: 'row' needs the rows layout (recipe 'fast'); the seed "
+                              "recipe standardizes all weights together")
+        if s["layout"] == "scalar" and s["block"] != 1:
             raise ConfigError(f"block: {block!r} is invalid (recipe {recipe!r} predicts one weight "
                               "per query; use recipe 'fast' for blocks)")
 
@@ -108,7 +163,7 @@ class InnrSiren:
         coding: Huffman-coded tensors are only kept where smaller, so this bounds them."""
         with torch.random.fork_rng(devices=[]):
             siren = Siren(**self.architecture(width))
-        return payload_bytes(storage.pack(siren.state_dict(), self.precision)) + fixed_bytes
+        return payload_bytes(storage.pack(siren.state_dict(), self.precision, bits=self.bits)) + fixed_bytes
 
     def budget_width(self, model: nn.Module, fixed_bytes: int) -> tuple[int, int] | None:
         """(width, byte budget) for a `ratio`/`bytes` budget; None without one. The stored size
@@ -144,6 +199,8 @@ class InnrSiren:
             "layout": self.settings["layout"],
             "block": self.settings["block"],
             "precision": self.precision,
+            "normalize": self.settings["normalize"],
+            "bits": self.bits,
             "names": list(weights),
             "shapes": [list(w.shape) for w in weights.values()],
         }
@@ -161,18 +218,43 @@ class InnrSiren:
             solve_every=self.settings["solve_every"], checkpoint=checkpoint,
             checkpoint_every=checkpoint_every, amp=ctx.amp,
         )
-        packed = storage.pack(siren.state_dict(), self.precision, self.entropy)
+        stats = data.stats
+        if self.qat_epochs:
+            fit |= refit_quantized(siren, data.coords, data.targets, data.mask, epochs=self.qat_epochs,
+                                   lr=self.settings["lr"] / 10, bits=self.bits, device=ctx.device,
+                                   progress=ctx.progress)
+        if self.distill is not None:
+            stats, distilled = distill(siren, stats, meta, model, settings=self.distill,
+                                       weights=data, data=ctx.data, input_shape=ctx.input_shape,
+                                       seed=ctx.seed, device=ctx.device, progress=ctx.progress)
+            fit |= distilled
+        packed = storage.pack(siren.state_dict(), self.precision, self.entropy, self.bits)
         tensors = {f"siren.{k}": v for k, v in packed.items()}
-        tensors["stats"] = data.stats
+        tensors["stats"] = stats
+        field_bytes = payload_bytes({k: v for k, v in tensors.items() if k.startswith("siren.")})
+        tensors = with_buffers(model, tensors)
+        size = payload_bytes(tensors)
         info = {**fit, "innr_parameters": sum(p.numel() for p in siren.parameters()),
                 "seconds": time.perf_counter() - start, "settings": self.settings,
-                "storage": f"SIREN {meta['architecture']['width']}x{self.settings['depth']} "
-                           f"{self.precision}{' + Huffman' if self.entropy == 'huffman' else ''} "
-                           "+ per-tensor mean/std",
+                "storage": self.describe_storage(meta["architecture"]["width"]),
+                # the share of the stored bytes that is the field itself (the rest: stats, buffers)
+                "field_share": field_bytes / size,
                 "precision": self.precision,
                 **({"budget": {"bytes": chosen[1], "width": chosen[0]}} if chosen else {})}
-        tensors = with_buffers(model, tensors)
-        return Compressed("innr-siren", tensors, meta, payload_bytes(tensors), info)
+        return Compressed("innr-siren", tensors, meta, size, info)
+
+    def describe_storage(self, width: int) -> str:
+        """The storage column: the field, its precision and coding, the stats, the fine-tuning."""
+        precision = f"int{self.bits}" if self.precision == "int8" else self.precision
+        parts = [f"SIREN {width}x{self.settings['depth']} {precision}"
+                 f"{' + Huffman' if self.entropy == 'huffman' else ''}",
+                 "per-row mean/std fp16" if self.settings["normalize"] == "row" else "per-tensor mean/std"]
+        steps = []
+        if self.qat_epochs:
+            steps.append(f"QAT {self.qat_epochs} ep")
+        if self.distill is not None:
+            steps.append(f"distilled {self.distill.steps} steps on {self.distill.inputs}")
+        return " + ".join(parts) + (f" ({', '.join(steps)})" if steps else "")
 
     @staticmethod
     def decode(tensors: Mapping[str, torch.Tensor], meta: Mapping[str, Any]) -> dict[str, torch.Tensor]:
@@ -181,7 +263,8 @@ class InnrSiren:
             siren = Siren(**meta["architecture"])
         packed = {k.removeprefix("siren."): v for k, v in tensors.items() if k.startswith("siren.")}
         shapes = {k: v.shape for k, v in siren.state_dict().items()}
-        siren.load_state_dict(storage.unpack(packed, meta.get("precision", "fp32"), shapes))
+        siren.load_state_dict(storage.unpack(packed, meta.get("precision", "fp32"), shapes,
+                                             meta.get("bits", 8)))
         return sample(siren, tensors["stats"], meta)
 
 

@@ -2,7 +2,8 @@
 
 `scalar` is the seed's scheme: one query per weight, 5 coordinates in, 1 standardized value out,
 one global mean/std. `rows` is the block scheme of `rows.py`: one query per row chunk of K weights,
-3 coordinates in, K values out, one mean/std per tensor.
+3 coordinates in, K values out, one mean/std per tensor (fp32) or, with `normalize: row`, per row
+(output channel or neuron; fp16).
 """
 
 from __future__ import annotations
@@ -17,11 +18,14 @@ import torch
 from innr_bench.compress.innr.coords import coordinates, standardize, unstandardize
 from innr_bench.compress.innr.rows import (
     BlockLayout,
+    standardize_per_row,
     standardize_per_tensor,
+    unstandardize_per_row,
     unstandardize_per_tensor,
 )
 
 Layout = Literal["scalar", "rows"]
+Normalize = Literal["tensor", "row"]  # rows layout: one mean/std per tensor, or per row (fp16)
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,10 @@ def _block_layout(meta: Mapping[str, Any]) -> BlockLayout:
     return BlockLayout(tuple(meta["names"]), tuple(tuple(s) for s in meta["shapes"]), meta["block"])
 
 
+def _rows(layout: BlockLayout) -> list[int]:
+    return [layout.rows(i) for i in range(len(layout.shapes))]
+
+
 def encode(weights: Mapping[str, torch.Tensor], meta: Mapping[str, Any]) -> Encoded:
     """Training set for the INNR; `meta` holds layout, names, shapes and block."""
     tensors = list(weights.values())
@@ -51,7 +59,10 @@ def encode(weights: Mapping[str, torch.Tensor], meta: Mapping[str, Any]) -> Enco
         stats = torch.tensor([mean, std], dtype=torch.float32)
         return Encoded(coordinates(meta["shapes"]), values.reshape(-1, 1), None, stats)
     layout = _block_layout(meta)
-    scaled, stats = standardize_per_tensor(tensors)
+    if meta.get("normalize", "tensor") == "row":
+        scaled, stats = standardize_per_row(tensors, _rows(layout))
+    else:
+        scaled, stats = standardize_per_tensor(tensors)
     targets, mask = layout.to_blocks(scaled)
     return Encoded(layout.coordinates(), targets, None if bool(mask.all()) else mask, stats)
 
@@ -71,5 +82,10 @@ def decode(outputs: torch.Tensor, stats: torch.Tensor, meta: Mapping[str, Any]) 
         sizes = [math.prod(shape) for shape in meta["shapes"]]
         blocks = [b.reshape(s) for b, s in zip(values.split(sizes), meta["shapes"])]
     else:
-        blocks = unstandardize_per_tensor(_block_layout(meta).from_blocks(outputs), stats)
+        layout = _block_layout(meta)
+        blocks = layout.from_blocks(outputs)
+        if meta.get("normalize", "tensor") == "row":
+            blocks = unstandardize_per_row(blocks, stats, _rows(layout))
+        else:
+            blocks = unstandardize_per_tensor(blocks, stats)
     return dict(zip(meta["names"], blocks))

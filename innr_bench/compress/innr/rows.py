@@ -79,3 +79,34 @@ def standardize_per_tensor(tensors: Sequence[torch.Tensor]) -> tuple[list[torch.
 def unstandardize_per_tensor(tensors: Sequence[torch.Tensor], stats: torch.Tensor) -> list[torch.Tensor]:
     return [t * s + m for t, (m, s) in zip(tensors, stats)]
 
+
+def standardize_per_row(
+    tensors: Sequence[torch.Tensor], rows: Sequence[int]
+) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """Each row (output channel or neuron; a 1-D tensor is one row) standardized by its own mean
+    and std, rounded to fp16 first so encoding and decoding use the stored values; stats as a
+    (total rows, 2) fp16 tensor. Rows differ in scale far more than neighbouring weights do, so
+    the field is left the within-row pattern only."""
+    stats, scaled = [], []
+    for tensor, n in zip(tensors, rows, strict=True):
+        flat = tensor.detach().float().reshape(n, -1)
+        mean = flat.mean(1)
+        std = flat.std(1) if flat.shape[1] > 1 else torch.ones(n)
+        std = torch.where(std > 0, std, torch.ones_like(std))
+        row_stats = torch.stack([mean, std], dim=1).half()
+        m, s = row_stats.float().unbind(1)
+        scaled.append(((flat - m[:, None]) / s[:, None]).reshape(tensor.shape))
+        stats.append(row_stats)
+    return scaled, torch.cat(stats)
+
+
+def unstandardize_per_row(
+    tensors: Sequence[torch.Tensor], stats: torch.Tensor, rows: Sequence[int]
+) -> list[torch.Tensor]:
+    """Inverse of `standardize_per_row` (differentiable in both the tensors and the stats)."""
+    out = []
+    for tensor, row_stats in zip(tensors, stats.float().split(list(rows)), strict=True):
+        flat = tensor.reshape(row_stats.shape[0], -1)
+        out.append((flat * row_stats[:, 1:] + row_stats[:, :1]).reshape(tensor.shape))
+    return out
+

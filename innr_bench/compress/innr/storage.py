@@ -1,5 +1,8 @@
-"""Storage precision of the INNR's own weights: fp32, fp16, or int8 with per-tensor scales;
-int8 codes may be Huffman-coded (`entropy: huffman`), tensor by tensor, where that is smaller."""
+"""Storage precision of the INNR's own weights: fp32, fp16, or integer codes with one fp32 scale
+per tensor (`precision: int8`, `bits` 2..8: codes in -(2^(bits-1)-1)..2^(bits-1)-1, packed at
+`bits` bits). Integer codes may be Huffman-coded (`entropy: huffman`), tensor by tensor, where
+that is smaller. `fake_quantize` is the same rounding with a straight-through gradient, for
+quantization-aware fitting."""
 
 from __future__ import annotations
 
@@ -8,54 +11,85 @@ from typing import Literal
 
 import torch
 
+from innr_bench.compress.bitpack import pack_bits, unpack_bits
 from innr_bench.compress.huffman import huffman_decode, huffman_encode
 
 Precision = Literal["fp32", "fp16", "int8"]
 Entropy = Literal["none", "huffman"]
 SCALE_SUFFIX = ".scale"
-HUFFMAN_SUFFIX = ".huffman"  # an int8 tensor stored as a Huffman-coded byte stream
-INT8_OFFSET = 128  # int8 codes -127..127 as byte symbols 1..255
+HUFFMAN_SUFFIX = ".huffman"  # integer codes stored as a Huffman-coded byte stream
+PACKED_SUFFIX = ".packed"  # integer codes narrower than 8 bits, bit-packed
+INT8_OFFSET = 128  # codes -127..127 as byte symbols 1..255
+
+
+def levels(bits: int) -> int:
+    """Largest code magnitude of a symmetric `bits`-bit quantizer (zero stays exactly zero)."""
+    return 2 ** (bits - 1) - 1
+
+
+def _scale(value: torch.Tensor, bits: int) -> torch.Tensor:
+    return value.detach().abs().max().clamp_min(1e-12) / levels(bits)
+
+
+def quantize_codes(value: torch.Tensor, bits: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Symmetric per-tensor codes (int64) and their fp32 scale."""
+    scale = _scale(value.float(), bits)
+    codes = torch.round(value.float() / scale).clamp(-levels(bits), levels(bits))
+    return codes.to(torch.int64), scale
+
+
+def fake_quantize(value: torch.Tensor, bits: int) -> torch.Tensor:
+    """`value` rounded exactly as `pack` stores it; gradients pass straight through the rounding."""
+    scale = _scale(value, bits)
+    rounded = torch.round(value / scale).clamp(-levels(bits), levels(bits)) * scale
+    return value + (rounded - value).detach()
 
 
 def pack(
-    state: Mapping[str, torch.Tensor], precision: Precision, entropy: Entropy = "none"
+    state: Mapping[str, torch.Tensor], precision: Precision, entropy: Entropy = "none", bits: int = 8,
 ) -> dict[str, torch.Tensor]:
-    """Tensors to store: cast to fp16, or int8 values plus one fp32 scale per tensor. With
-    `entropy: huffman` each int8 tensor is kept as a Huffman stream where that is smaller (so a
-    stored tensor never exceeds its 8-bit size)."""
+    """Tensors to store: cast to fp16, or integer codes plus one fp32 scale per tensor. With
+    `entropy: huffman` each code tensor is kept as a Huffman stream where that is smaller (so a
+    stored tensor never exceeds its fixed-width size)."""
     if precision == "fp32":
         return {k: v.detach().float().cpu() for k, v in state.items()}
     if precision == "fp16":
         return {k: v.detach().half().cpu() for k, v in state.items()}
     packed = {}
     for name, value in state.items():
-        value = value.detach().float().cpu()
-        scale = value.abs().max().clamp_min(1e-12) / 127.0  # symmetric: zero stays exactly zero
-        codes = torch.round(value / scale).clamp(-127, 127).to(torch.int8)
-        coded = huffman_encode(codes.to(torch.int64) + INT8_OFFSET) if entropy == "huffman" else None
-        if coded is not None and coded.numel() < codes.numel():
+        codes, scale = quantize_codes(value.detach().cpu(), bits)
+        if bits == 8:
+            fixed_key, fixed = name, codes.to(torch.int8)
+        else:
+            fixed_key, fixed = name + PACKED_SUFFIX, pack_bits(codes + levels(bits), bits)
+        coded = huffman_encode(codes + INT8_OFFSET) if entropy == "huffman" else None
+        if coded is not None and coded.numel() < fixed.numel():
             packed[name + HUFFMAN_SUFFIX] = coded
         else:
-            packed[name] = codes
+            packed[fixed_key] = fixed
         packed[name + SCALE_SUFFIX] = scale.reshape(1)
     return packed
 
 
 def unpack(
     tensors: Mapping[str, torch.Tensor], precision: Precision,
-    shapes: Mapping[str, torch.Size] | None = None,
+    shapes: Mapping[str, torch.Size] | None = None, bits: int = 8,
 ) -> dict[str, torch.Tensor]:
-    """fp32 state dict back from `pack`'s output; Huffman-coded tensors need their `shapes`."""
+    """fp32 state dict back from `pack`'s output; Huffman-coded and bit-packed tensors need their
+    `shapes`."""
     if precision != "int8":
         return {k: v.float() for k, v in tensors.items()}
     state = {}
     for key, value in tensors.items():
         if key.endswith(SCALE_SUFFIX):
             continue
-        name = key.removesuffix(HUFFMAN_SUFFIX)
+        name = key.removesuffix(HUFFMAN_SUFFIX).removesuffix(PACKED_SUFFIX)
+        if key != name and shapes is None:
+            raise ValueError(f"{name}: a Huffman-coded or bit-packed tensor needs its shape to decode")
         if key.endswith(HUFFMAN_SUFFIX):
-            if shapes is None:
-                raise ValueError(f"{name}: a Huffman-coded tensor needs its shape to decode")
             value = (huffman_decode(value) - INT8_OFFSET).reshape(shapes[name])
+        elif key.endswith(PACKED_SUFFIX):
+            count = int(torch.Size(shapes[name]).numel())
+            value = (unpack_bits(value, bits, count) - levels(bits)).reshape(shapes[name])
         state[name] = value.float() * tensors[name + SCALE_SUFFIX].float()
     return state

@@ -1,0 +1,165 @@
+"""After the weight fit: quantization-aware refitting and distillation through the decoded net.
+
+Both keep the INNR an INNR: only the field's own weights (and, optionally, the stored
+standardization statistics) change; the network's weights are still decoded by evaluating the
+field at their coordinates.
+
+- `refit_quantized` (data-free): more full-batch epochs on the weight MSE with the field's weights
+  rounded as they will be stored (straight-through gradients), so storage at 8 bits or fewer costs
+  little.
+- `distill` (NeRN-style, Ashkenazi et al. 2023): the decoded net is run on inputs and the field
+  is trained so its logits match the original's (KL at a temperature). Inputs are training
+  images (`data`: the setting then uses data) or synthetic images drawn from noise (`noise`:
+  data-free; only the input shape is known).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import torch
+from torch import nn
+from torch.func import functional_call
+
+from innr_bench.compress.innr import encoding
+from innr_bench.compress.innr.storage import fake_quantize
+from innr_bench.data import Dataset
+from innr_bench.progress import Progress
+
+Inputs = Literal["data", "noise"]
+HISTORY_EVERY = 100  # steps between stored loss values
+STATS_LR_FACTOR = 1.0  # learning-rate multiplier of the trained per-row/per-tensor mean and std
+
+
+def field_outputs(siren: nn.Module, coords: torch.Tensor, bits: int | None) -> torch.Tensor:
+    """The field at `coords`, its weights rounded to `bits` (None: as they are)."""
+    if bits is None:
+        return siren(coords)
+    params = {name: fake_quantize(p, bits) for name, p in siren.named_parameters()}
+    return functional_call(siren, params, (coords,))
+
+
+def refit_quantized(
+    siren: nn.Module, coords: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None, *,
+    epochs: int, lr: float, bits: int, device: torch.device, progress: Progress,
+) -> dict[str, Any]:
+    """Full-batch Adam on the weight MSE through the rounded field, cosine-decayed learning rate."""
+    start = time.perf_counter()
+    siren.to(device).train()
+    x, y = coords.to(device), targets.to(device).reshape(len(coords), -1)
+    weight = None if mask is None else mask.to(device).float()
+    optimizer = torch.optim.Adam(siren.parameters(), lr=lr)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
+    loss = torch.tensor(math.nan)
+    with progress.task("quantization-aware refit", total=epochs) as advance:
+        for _ in range(epochs):
+            squared = (field_outputs(siren, x, bits) - y).pow(2)
+            loss = squared.mean() if weight is None else (squared * weight).sum() / weight.sum()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            advance(1)
+    siren.eval()
+    if not math.isfinite(float(loss)):
+        raise FloatingPointError(f"quantization-aware refit diverged (loss {float(loss)})")
+    return {"qat_epochs": epochs, "qat_mse": float(loss), "qat_seconds": time.perf_counter() - start}
+
+
+@dataclass(frozen=True)
+class DistillSettings:
+    steps: int
+    inputs: Inputs
+    lr: float
+    temperature: float
+    batch_size: int
+    bits: int | None  # the field's weights rounded as stored (None: fp16/fp32 storage)
+    learn_stats: bool  # train the stored per-row/per-tensor mean and std too
+    weight_loss: float = 0.0  # weight of the (standardized) weight MSE added to the KL
+
+
+def synthetic_inputs(shape: tuple[int, ...], batch: int, generator: torch.Generator) -> torch.Tensor:
+    """Images in [0, 1] that read no data: half pixel noise, half smooth noise (a random coarse
+    grid of 4x4 to 8x8 upsampled), each with a random contrast, so activations cover more than
+    what white noise alone reaches."""
+    channels, height, width = shape
+    half = batch // 2
+    pixel = torch.rand(half, channels, height, width, generator=generator)
+    cells = int(torch.randint(4, 9, (1,), generator=generator))
+    coarse = torch.rand(batch - half, channels, cells, cells, generator=generator)
+    smooth = nn.functional.interpolate(coarse, size=(height, width), mode="bilinear", align_corners=False)
+    images = torch.cat([pixel, smooth])
+    contrast = torch.rand(batch, 1, 1, 1, generator=generator) * 2
+    return (images * contrast).clamp(0, 1)
+
+
+def distill(
+    siren: nn.Module, stats: torch.Tensor, meta: Mapping[str, Any], model: nn.Module, *,
+    settings: DistillSettings, weights: encoding.Encoded, data: Dataset | None,
+    input_shape: tuple[int, ...] | None, seed: int, device: torch.device, progress: Progress,
+) -> tuple[torch.Tensor, dict[str, Any]]:
+    """Train `siren` (and the stats, if asked) so the decoded net's logits match `model`'s,
+    plus `settings.weight_loss` x the MSE to the standardized `weights` the field was fit to;
+    the final stats (stored dtype) and the distillation info."""
+    start = time.perf_counter()
+    if settings.inputs == "data" and data is None:
+        raise ValueError("distillation on data needs the training set")
+    shape = tuple(data.train_x.shape[1:]) if data is not None else input_shape
+    if shape is None or len(shape) != 3:
+        raise ValueError(f"noise distillation needs a (C, H, W) input shape, got {shape}")
+    generator = torch.Generator().manual_seed(seed)
+    teacher = model.to(device).eval()
+    coords = encoding.query_coordinates(meta).to(device)
+    fit_targets = weights.targets.to(device).reshape(len(coords), -1)
+    fit_mask = None if weights.mask is None else weights.mask.to(device).float()
+    stored_dtype = stats.dtype
+    stats_value = stats.float().to(device)
+    learned_stats = nn.Parameter(stats_value.clone()) if settings.learn_stats else None
+    used_stats = learned_stats if learned_stats is not None else stats_value
+    groups = [{"params": list(siren.parameters())}]
+    if learned_stats is not None:
+        groups.append({"params": [learned_stats], "lr": settings.lr * STATS_LR_FACTOR})
+    optimizer = torch.optim.Adam(groups, lr=settings.lr)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=settings.steps)
+    siren.to(device).train()
+    t = settings.temperature
+    history: list[list[float]] = []
+    loss = torch.tensor(math.nan)
+    with progress.task(f"distill INNR ({settings.inputs})", total=settings.steps) as advance:
+        for step in range(1, settings.steps + 1):
+            if settings.inputs == "data":
+                index = torch.randint(len(data.train_y), (settings.batch_size,), generator=generator)
+                x = data.train_x[index].to(device)
+            else:
+                x = synthetic_inputs(shape, settings.batch_size, generator).to(device)
+            with torch.no_grad():
+                target = nn.functional.softmax(teacher(x) / t, dim=1)
+            outputs = field_outputs(siren, coords, settings.bits)
+            decoded = encoding.decode(outputs, used_stats, meta)
+            logits = functional_call(teacher, decoded, (x,))
+            loss = nn.functional.kl_div(nn.functional.log_softmax(logits / t, dim=1), target,
+                                        reduction="batchmean") * t * t
+            if settings.weight_loss:
+                squared = (outputs - fit_targets).pow(2)
+                mse = squared.mean() if fit_mask is None else (squared * fit_mask).sum() / fit_mask.sum()
+                loss = loss + settings.weight_loss * mse
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            if step % HISTORY_EVERY == 0 or step == settings.steps:
+                value = loss.item()
+                if not math.isfinite(value):
+                    raise FloatingPointError(f"INNR distillation diverged at step {step} (loss {value})")
+                history.append([step, value])
+                advance(step - (history[-2][0] if len(history) > 1 else 0), f"kl {value:.4f}")
+    siren.eval()
+    final_stats = used_stats.detach().cpu().to(stored_dtype)
+    info = {"distill_steps": settings.steps, "distill_inputs": settings.inputs,
+            "distill_kl": history[-1][1] if history else math.nan, "distill_history": history,
+            "distill_seconds": time.perf_counter() - start}
+    return final_stats, info
