@@ -92,7 +92,8 @@ class TestConfigErrors:
         (_with(compressors=[{"name": "innr-siren", "params": {"widht": 3}}]),
          r"compressors\[0\]\.params\.widht: 3 is invalid \(unknown key\)"),
         (_with(compressors=[{"name": "innr-siren", "params": {"recipe": "best"}}]),
-         r"compressors\[0\]\.params\.recipe: 'best' is invalid \(Input should be 'fast', 'seed', 'distill' or 'distill-noise'\)"),
+         r"compressors\[0\]\.params\.recipe: 'best' is invalid \(Input should be 'fast', 'seed', "
+         r"'distill' or 'distill-noise'\)"),
         (_with(attacks=[{"name": "fgsm", "params": {"eps": [0.1, 2.0]}}]),
          r"attacks\[0\]\.params\.eps\[1\]: 2\.0 is invalid \(Input should be less than or equal to 1\)"),
         (_with(attacks=[{"name": "fgsm", "params": {"clamp": "sometimes"}}]),
@@ -127,3 +128,15 @@ class TestConfigErrors:
     def test_missing_file(self, tmp_path: Path) -> None:
         with pytest.raises(ConfigError, match="suite file not found"):
             load_suite(tmp_path / "nope.yaml")
+
+
+def test_options_added_later_leave_earlier_cells_keys_alone() -> None:
+    """Fine-tuning and distillation options are unset unless asked for, so settings written before
+    they existed keep their cell keys (and their published records stay reusable)."""
+    base = {"name": "t", "seeds": [0], "datasets": [{"name": "synthetic"}], "targets": [{"name": "seed-cnn"}]}
+    suite = parse_suite(base | {"compressors": [
+        {"name": "quantize", "params": {"bits": 4}}, {"name": "kmeans", "params": {"bits": 3}},
+        {"name": "innr-siren", "params": {"width": 48}}]})
+    keys = [c.key_params() for c in suite.compressors]
+    assert keys == [{"bits": 4, "granularity": "per-channel", "scheme": "symmetric"}, {"bits": 3},
+                    {"recipe": "fast", "width": 48}]

@@ -55,11 +55,12 @@ class KMeansSharing:
 
     def __init__(
         self, *, bits: CodebookBits = 4,
-        finetune_epochs: Annotated[int, Field(ge=0)] = 0,  # codebook training on the data
+        # codebook training on the data; None (unset, so earlier cells keep their keys): none
+        finetune_epochs: Annotated[int, Field(ge=1)] | None = None,
         finetune_lr: Annotated[float, Field(gt=0)] | None = None,  # None: the target's own lr
     ) -> None:
         self.bits, self.finetune_epochs, self.finetune_lr = bits, finetune_epochs, finetune_lr
-        self.data_free = finetune_epochs == 0
+        self.data_free = finetune_epochs is None
 
     def compress(self, model: nn.Module, ctx: CompressContext) -> Compressed:
         start = time.perf_counter()

@@ -107,7 +107,9 @@ class Quantize:
 
     def __init__(
         self, *, bits: Bits = 8, granularity: Granularity = "per-channel", scheme: Scheme = "symmetric",
-        finetune_epochs: Annotated[int, Field(ge=0)] = 0,  # quantization-aware training on the data
+        # quantization-aware training on the data; None (unset, so earlier cells keep their
+        # keys): post-training only
+        finetune_epochs: Annotated[int, Field(ge=1)] | None = None,
         finetune_lr: Annotated[float, Field(gt=0)] | None = None,  # None: a tenth of the target's lr
     ) -> None:
         if scheme == "symmetric" and bits < 2:
@@ -115,7 +117,7 @@ class Quantize:
                               "bits; use scheme: asymmetric for 1 bit)")
         self.bits, self.granularity, self.scheme = bits, granularity, scheme
         self.finetune_epochs, self.finetune_lr = finetune_epochs, finetune_lr
-        self.data_free = finetune_epochs == 0
+        self.data_free = finetune_epochs is None
 
     def compress(self, model: nn.Module, ctx: CompressContext) -> Compressed:
         start = time.perf_counter()
