@@ -47,6 +47,19 @@ def _pareto(sizes: list[float], accuracies: list[float]) -> list[bool]:
     ]
 
 
+def _undominated(
+    sizes: list[float], means: list[float], stds: list[float], groups: list[Any]
+) -> list[bool]:
+    """True where no other row of the same group (same data access) has at most the bytes and
+    a mean accuracy higher by more than one standard deviation (the larger of the two rows')."""
+    rows = list(zip(sizes, means, stds, groups))
+    return [
+        not any(j != i and g2 == g and s2 <= s and a2 - a > max(d, d2)
+                for j, (s2, a2, d2, g2) in enumerate(rows))
+        for i, (s, a, d, g) in enumerate(rows)
+    ]
+
+
 def size_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
     """One row per finished compressor cell (long format: a row per seed)."""
     return pd.DataFrame([{
@@ -96,11 +109,16 @@ def accuracy_vs_size(
                 "storage": " / ".join(dict.fromkeys(runs["storage"])),
                 "seeds": len(runs),
                 "_acc": float(runs["accuracy"].mean()),
+                "_std": float(runs["accuracy"].std()) if len(runs) > 1 else 0.0,
             })
         frame_out = pd.DataFrame(table)
         frame_out.insert(1, "pareto", ["★" if p else "" for p in
                                        _pareto(list(frame_out["bytes"]), list(frame_out["_acc"]))])
-        frame_out = frame_out.sort_values(["_acc", "bytes"], ascending=[False, True]).drop(columns="_acc")
+        front = _undominated(list(frame_out["bytes"]), list(frame_out["_acc"]), list(frame_out["_std"]),
+                             list(frame_out["data-free"]))
+        frame_out.insert(2, "front (same data)", ["★" if f else "" for f in front])
+        frame_out = (frame_out.sort_values(["_acc", "bytes"], ascending=[False, True])
+                     .drop(columns=["_acc", "_std"]))
         steps = sorted(set(frame["target_steps"]))
         sections.append((f"accuracy vs size — {target} on {data}; target trained {steps} steps",
                          frame_out))
@@ -172,10 +190,13 @@ SIZE_CAPTION = (
     "at their bit width plus fp32 scales and packed zero points for quantization; packed indices "
     "plus fp32 codebooks for k-means sharing; for pruning, the kept positions as a bitmap or "
     "packed indices, whichever is smaller, plus the kept values; INNR weights at their storage "
-    "precision plus standardization stats); ratio = bytes / fp32 bytes of the target. "
+    "precision (fp16, or integer codes bit-packed or Huffman-coded, plus per-tensor scales) plus "
+    "standardization stats); ratio = bytes / fp32 bytes of the target. "
     "Δ = accuracy minus the original's, in points. agreement = fraction of test inputs where the "
-    "compressed copy predicts the original's class. ★ = Pareto-optimal (no row smaller and more "
-    "accurate). storage = what is stored (for pruning: whether the kept positions are a bitmap or "
+    "compressed copy predicts the original's class. pareto ★ = Pareto-optimal (no row smaller and "
+    "more accurate). front (same data) ★ = no row with the same data access (data-free or not) has "
+    "at most the bytes and a mean accuracy higher by more than one standard deviation (the larger "
+    "of the two rows'): the fair-company test. storage = what is stored (for pruning: whether the kept positions are a bitmap or "
     "packed indices). data-free = the method never saw training or test images (no = fine-tuned on "
     "the training set). Mean ± sample std over seeds. Published references (from the suite's "
     "`references`) are the numbers a paper reports for its own runs, in a table of their own and "

@@ -110,3 +110,18 @@ def test_pareto_marks_the_rows_no_other_row_dominates() -> None:
     sizes, accuracies = [10, 20, 20, 30, 5], [0.90, 0.95, 0.94, 0.95, 0.50]
     # (20, .94) loses to (20, .95) at equal size; (30, .95) to (20, .95) at equal accuracy
     assert _pareto(sizes, accuracies) == [True, True, False, False, True]
+
+
+def test_the_fair_front_compares_within_the_same_data_access_and_beyond_one_std() -> None:
+    from innr_bench.report import _undominated
+
+    sizes = [100, 50, 50, 40, 200]
+    means = [0.90, 0.95, 0.91, 0.80, 0.99]
+    stds = [0.01, 0.01, 0.03, 0.00, 0.00]
+    access = ["yes", "no", "yes", "yes", "yes"]
+    # row 0 (data-free) is dominated by row 2 only if 0.91 - 0.90 > max(0.01, 0.03): it is not;
+    # row 1 (data-aware) is smaller and far better but in another group, so it does not count;
+    # row 4 is the largest, so nothing it beats can dominate it.
+    assert _undominated(sizes, means, stds, access) == [True, True, True, True, True]
+    means[2] = 0.95  # now 0.05 above row 0, beyond both stds
+    assert _undominated(sizes, means, stds, access) == [False, True, True, True, True]
