@@ -26,6 +26,7 @@ from torch import nn
 from torch.func import functional_call
 
 from innr_bench.compress.innr import encoding
+from innr_bench.compress.innr.fit import masked_mse
 from innr_bench.compress.innr.storage import fake_quantize
 from innr_bench.data import Dataset
 from innr_bench.progress import Progress
@@ -57,8 +58,7 @@ def refit_quantized(
     loss = torch.tensor(math.nan)
     with progress.task("quantization-aware refit", total=epochs) as advance:
         for _ in range(epochs):
-            squared = (field_outputs(siren, x, bits) - y).pow(2)
-            loss = squared.mean() if weight is None else (squared * weight).sum() / weight.sum()
+            loss = masked_mse(field_outputs(siren, x, bits), y, weight)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -144,9 +144,7 @@ def distill(
             loss = nn.functional.kl_div(nn.functional.log_softmax(logits / t, dim=1), target,
                                         reduction="batchmean") * t * t
             if settings.weight_loss:
-                squared = (outputs - fit_targets).pow(2)
-                mse = squared.mean() if fit_mask is None else (squared * fit_mask).sum() / fit_mask.sum()
-                loss = loss + settings.weight_loss * mse
+                loss = loss + settings.weight_loss * masked_mse(outputs, fit_targets, fit_mask)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

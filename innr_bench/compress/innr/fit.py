@@ -64,10 +64,7 @@ def fit_full_batch(
             with autocast(x.device, amp):
                 out = net(x)
             out = out.float()
-            if weight is None:
-                loss = nn.functional.mse_loss(out, y)
-            else:
-                loss = ((out - y).pow(2) * weight).sum() / weight.sum()
+            loss = masked_mse(out, y, weight)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -91,6 +88,13 @@ def fit_full_batch(
                 net.train()
     net.eval()
     return {"final_mse": loss_value, "history": history, "fit_seconds": fit_seconds}
+
+
+def masked_mse(out: torch.Tensor, y: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
+    """Mean squared error over the real targets: padded ones (weight 0) do not count."""
+    if weight is None:
+        return nn.functional.mse_loss(out, y)
+    return ((out - y).pow(2) * weight).sum() / weight.sum()
 
 
 @torch.no_grad()
