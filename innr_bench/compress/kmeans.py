@@ -41,8 +41,14 @@ def kmeans_1d(values: torch.Tensor, k: int, iterations: int = 30) -> tuple[torch
 
 def pack_shared(name: str, values: torch.Tensor, bits: int) -> dict[str, torch.Tensor]:
     """A tensor's values as a codebook of 2^bits fp32 entries and packed indices."""
-    codebook, index = kmeans_1d(values, 2**bits)
-    return {f"{name}.codebook": codebook, f"{name}.index": pack_bits(index, bits)}
+    return shared_tensors(name, *kmeans_1d(values, 2**bits), bits)
+
+
+def shared_tensors(
+    name: str, codebook: torch.Tensor, index: torch.Tensor, bits: int
+) -> dict[str, torch.Tensor]:
+    """What is stored for a shared tensor: its fp32 codebook and its indices packed at `bits`."""
+    return {f"{name}.codebook": codebook.float().contiguous(), f"{name}.index": pack_bits(index, bits)}
 
 
 def unpack_shared(tensors: Mapping[str, torch.Tensor], name: str, bits: int, count: int) -> torch.Tensor:
@@ -76,8 +82,7 @@ class KMeansSharing:
             shared = {name: (form.codebook.detach().cpu(), shared[name][1]) for name, form in forms.items()}
         tensors: dict[str, torch.Tensor] = {}
         for name, (codebook, index) in shared.items():
-            tensors |= {f"{name}.codebook": codebook.float().contiguous(),
-                        f"{name}.index": pack_bits(index, self.bits)}
+            tensors |= shared_tensors(name, codebook, index, self.bits)
         meta = {"bits": self.bits, "shapes": {n: list(w.shape) for n, w in weights.items()}}
         tensors = with_buffers(model, tensors)
         tuned = f" (codebooks trained {steps} steps)" if self.finetune_epochs else ""
