@@ -18,6 +18,7 @@ from innr_bench.errors import ConfigError, MissingExtraError, UnknownComponentEr
 from innr_bench.models.train import TrainConfig
 from innr_bench.numerics import NumericsConfig
 from innr_bench.params import format_validation_error, validate_params
+from innr_bench.plugins import load_installed_plugins, load_plugins
 from innr_bench.registry import ATTACKS, COMPRESSORS, DATASETS, MODELS, Registry
 
 STRICT = pydantic.ConfigDict(extra="forbid")
@@ -101,6 +102,9 @@ class SuiteSpec:
     eval: EvalConfig = field(default_factory=EvalConfig)
     numerics: NumericsConfig = field(default_factory=NumericsConfig)
     references: list[Reference] = field(default_factory=list)
+    # modules to import first: they register components from outside innr-bench
+    plugins: list[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")]] = \
+        field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -155,6 +159,7 @@ class Suite:
     eval: EvalConfig
     numerics: NumericsConfig = NumericsConfig()
     references: tuple[Reference, ...] = ()
+    plugins: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form stored next to results."""
@@ -167,11 +172,13 @@ class Suite:
             "attacks": [c.to_dict() for c in self.attacks],
             "eval": asdict(self.eval), "numerics": asdict(self.numerics),
             **({"references": [asdict(r) for r in self.references]} if self.references else {}),
+            **({"plugins": list(self.plugins)} if self.plugins else {}),
         }, default=str))
 
 
-def load_suite(path: str | Path) -> Suite:
-    """Read, validate and expand a suite file; every problem raises ConfigError naming the file."""
+def load_suite(path: str | Path, *, plugins: tuple[str, ...] = ()) -> Suite:
+    """Read, validate and expand a suite file; every problem raises ConfigError naming the file.
+    `plugins`: modules to import besides the suite's own `plugins` (the --plugin option)."""
     path = Path(path)
     try:
         raw = yaml.safe_load(path.read_text())
@@ -184,17 +191,23 @@ def load_suite(path: str | Path) -> Suite:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(error, "problem", None) or str(error)
         raise ConfigError(f"{path}: invalid YAML{where}: {problem}") from None
-    return parse_suite(raw, source=str(path))
+    return parse_suite(raw, source=str(path), plugins=plugins, search=path.resolve().parent)
 
 
-def parse_suite(raw: Any, *, source: str = "<suite>") -> Suite:
-    """Validate an already-parsed YAML document."""
+def parse_suite(raw: Any, *, source: str = "<suite>", plugins: tuple[str, ...] = (),
+                search: Path | None = None) -> Suite:
+    """Validate an already-parsed YAML document, after importing the plugins it and `plugins`
+    name (`search`: a directory tried first for them, the suite file's)."""
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: the top level must be a mapping of keys, got {type(raw).__name__}")
     try:
         spec = pydantic.TypeAdapter(SuiteSpec).validate_python(raw)
     except pydantic.ValidationError as error:
         raise ConfigError(_prefix(format_validation_error(error, where=""), source)) from None
+    load_installed_plugins()
+    for i, module in enumerate(spec.plugins):
+        load_plugins([module], where=f"{source}: plugins[{i}]", search=search)
+    load_plugins(plugins, where="--plugin", search=search)
     targets = [
         Target(model, _train_config(f"targets[{i}].train", model.name, target.train, source))
         for i, target in enumerate(spec.targets)
@@ -214,6 +227,7 @@ def parse_suite(raw: Any, *, source: str = "<suite>") -> Suite:
         eval=spec.eval,
         numerics=spec.numerics,
         references=tuple(spec.references),
+        plugins=tuple(dict.fromkeys([*spec.plugins, *plugins])),
     )
 
 

@@ -43,9 +43,28 @@ def resolve_device(name: str) -> torch.device:
 
 
 def device_name(device: torch.device) -> str:
+    """The card's name on CUDA; the CPU's model name (from /proc/cpuinfo where there is one)."""
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
     return platform.processor() or platform.machine()
+
+
+def fingerprint(device: torch.device) -> dict[str, Any]:
+    """What a number depends on besides the suite, in this process: torch version, device kind
+    and name, and on the CPU the torch thread count (reductions split differently across threads,
+    so fits of thousands of steps round differently). Part of every key: a cell made in another
+    environment is never reused unless the user asks for it."""
+    found: dict[str, Any] = {"torch": torch.__version__, "device": device.type,
+                             "device_name": device_name(device)}
+    if device.type == "cpu":
+        found["threads"] = torch.get_num_threads()
+    return found
 
 
 def environment(device: torch.device) -> dict[str, Any]:

@@ -1,4 +1,9 @@
-"""Expand a suite into tasks, hand the missing ones to an executor, store one record per cell."""
+"""Plan a suite, hand the missing tasks to an executor, store one record per cell.
+
+Reuse is decided by key, and keys include the environment (torch, device kind and name, CPU
+threads, numerics): a cell computed elsewhere is recomputed here unless `reuse="any"` asks to
+take a finished record of the same cell (same component, target, data and seed) from any
+environment."""
 
 from __future__ import annotations
 
@@ -8,26 +13,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import innr_bench
 from innr_bench.cache import TensorCache
-from innr_bench.cells import (
-    CellWorker,
-    GroupId,
-    TargetGroup,
-    Task,
-    TaskResult,
-    dataset_info,
-    now,
-    timed,
-)
 from innr_bench.config import Suite
 from innr_bench.data import Dataset
 from innr_bench.env import environment
-from innr_bench.errors import InnrBenchError
+from innr_bench.errors import ConfigError, InnrBenchError
 from innr_bench.executors import Executor, LocalExecutor
+from innr_bench.executors.base import WorkerSpec
 from innr_bench.numerics import effective, tf32_scope
+from innr_bench.plan import Plan, Task
+from innr_bench.plugins import plugin_modules
 from innr_bench.progress import Progress
+from innr_bench.records import signature
 from innr_bench.registry import DATASETS
 from innr_bench.store import ResultStore
+from innr_bench.worker import TaskResult, dataset_info, now, timed
+
+REUSE = ("environment", "any")
 
 
 @dataclass
@@ -42,7 +45,8 @@ class RunSummary:
 
 
 class Runner:
-    """Runs a suite into `out_dir/<suite name>`, reusing every finished cell unless `force`.
+    """Runs a suite into `out_dir/<suite name>`, reusing every finished cell of this environment
+    unless `force` (and of any environment with `reuse="any"`).
 
     Work runs in three waves of independent tasks (targets to train, compressor cells, attack
     cells); the executor decides where each task runs, and every result comes back here to the
@@ -55,10 +59,13 @@ class Runner:
         out_dir: Path,
         device: str | None = None,
         force: bool = False,
+        reuse: str = "environment",
         progress: Progress | None = None,
         cache: TensorCache | None = None,
         executor: Executor | None = None,
     ) -> None:
+        if reuse not in REUSE:
+            raise ConfigError(f"reuse must be one of {', '.join(REUSE)}, got {reuse!r}")
         self.suite = suite
         self.executor = executor or LocalExecutor()
         # where the cells run (for Ray: on the cluster's workers, not necessarily this machine);
@@ -66,14 +73,18 @@ class Runner:
         self.device = self.executor.device(device or suite.device)
         self.numerics = effective(suite.numerics, self.device)
         self.force = force
+        self.reuse = reuse
         self.progress = progress or Progress(enabled=False)
         self.cache = cache or TensorCache()
         self.store = ResultStore(Path(out_dir) / suite.name)
         self.summary = RunSummary(self.store.root)
         self.data: dict[str, Dataset] = {}
-        self.worker: CellWorker | None = None  # computes in this process; also knows every key
-        self._fresh: set[tuple[str, str]] = set()  # cache entries remote workers sent this run
-        self.run_id = ""  # set per run(): remote workers keep nothing across runs
+        self.plan: Plan | None = None
+
+    def environment(self) -> dict[str, Any]:
+        """What enters every key: the executor's environment plus reduced-precision numerics."""
+        reduced = {k: True for k in ("tf32", "amp") if self.numerics[k]}
+        return {**self.executor.environment(self.device), **({"numerics": reduced} if reduced else {})}
 
     def run(self) -> RunSummary:
         """Compute every missing cell; write the manifest before and after."""
@@ -81,32 +92,32 @@ class Runner:
         if any(requested.values()) and self.device.type != "cuda":
             self.progress.print(f"NOTE: numerics {requested} apply on CUDA only; running in fp32 on "
                                 f"{self.device}")
-        self.run_id = uuid.uuid4().hex
         with self.store.lock(), tf32_scope(self.numerics["tf32"]):
             runs = self.store.manifest().get("runs", [])
             env = environment(self.device)
             self._load_datasets()
-            worker = self.worker = CellWorker(
-                self.suite, self.data, device=self.device, numerics=self.numerics, cache=self.cache,
-                force=self.force, progress=self.progress, executor="local", git_commit=env["git_commit"])
+            plan = self.plan = Plan(self.suite, self.data, self.environment())
+            spec = WorkerSpec(uuid.uuid4().hex, self.suite, self.data, self.device.type, self.numerics,
+                              plan.environment, env["git_commit"], innr_bench.__version__,
+                              plugin_modules(self.suite), self.force)
             current: dict[str, Any] = {"started": now(), "device": str(self.device),
+                                       "environment": plan.environment, "reuse": self.reuse,
                                        "git_commit": env["git_commit"], "numerics": self.numerics,
                                        "executor": self.executor.describe()}
-            cells = [Task(c.kind, group.id, i, worker.cell_key(group, c))
-                     for group in list(worker.groups.values())
-                     for kind in ("compressor", "attack")
-                     for i, c in enumerate(worker.components(kind))
-                     if c.applies_to(group.target.model.label)]
-            keys = [task.key for task in cells]
+            cells = plan.cells()
+            reused = self._reusable(cells)
+            keys = [reused.get(task.key, task.key) for task in cells]
             self._write_manifest(env, [*runs, current], keys)
-            pending = [task for task in cells if self.force or not self._done(task.key)]
+            pending = [task for task in cells if task.key not in reused]
             self.summary.skipped = len(cells) - len(pending)
             try:
                 with self.progress.task("cells", total=len(cells), transient=False) as advance:
                     advance(self.summary.skipped, "")
-                    self._execute(self._target_tasks(pending), lambda: None)
+                    targets = [Task("target", g.id) for g in plan.targets_for(pending)
+                               if self.force or not self.cache.has("targets", g.key)]
+                    self._execute(spec, targets, lambda: None)
                     for kind in ("compressor", "attack"):
-                        self._execute([t for t in pending if t.kind == kind], lambda: advance(1, ""))
+                        self._execute(spec, [t for t in pending if t.kind == kind], lambda: advance(1, ""))
             finally:
                 current.update(finished=now(), computed=self.summary.computed,
                                skipped=self.summary.skipped, failed=len(self.summary.failed),
@@ -114,6 +125,22 @@ class Runner:
                                               for k, v in self.summary.stage_seconds.items()})
                 self._write_manifest(env, [*runs, current], keys)
         return self.summary
+
+    def _reusable(self, cells: list[Task]) -> dict[str, str]:
+        """Finished records to reuse: task key -> the key of the record that stands for it."""
+        if self.force:
+            return {}
+        reused = {t.key: t.key for t in cells if self._done(t.key)}
+        if self.reuse == "any":
+            assert self.plan is not None
+            by_signature = {signature(r): r["key"] for r in self.store.records(current_only=False)
+                            if r.get("status") == "ok"}
+            for task in cells:
+                if task.key not in reused:
+                    found = by_signature.get(self.plan.signature(task))
+                    if found is not None:
+                        reused[task.key] = found
+        return reused
 
     def _load_datasets(self) -> None:
         for index, dataset in enumerate(self.suite.datasets):
@@ -138,30 +165,16 @@ class Runner:
         existing = self.store.get(key)
         return existing is not None and existing.get("status") == "ok"
 
-    def _target_tasks(self, pending: list[Task]) -> list[Task]:
-        """Targets the pending cells need that are not trained yet (all of them under --force)."""
-        assert self.worker is not None
-        needed: dict[GroupId, TargetGroup] = {}  # in first-needed order
-        for task in pending:
-            group = self.worker.group(task.group)
-            needed[group.id] = group
-            if task.kind == "attack" and self.suite.eval.control:
-                control = self.worker.control(group)
-                needed[control.id] = control
-        return [Task("target", gid) for gid, group in needed.items()
-                if self.force or not self.cache.has("targets", group.key)]
-
-    def _execute(self, tasks: list[Task], advance: Any) -> None:
+    def _execute(self, spec: WorkerSpec, tasks: list[Task], advance: Any) -> None:
         """Hand `tasks` to the executor and keep each result as it arrives."""
-        for result in self.executor.run(self, tasks):
+        for result in self.executor.run(spec, tasks, self.cache, self.progress):
             self._keep(result)
             if result.record is not None:
                 advance()
 
     def _keep(self, result: TaskResult) -> None:
-        for entry in result.entries:
+        for entry in result.entries:  # what a remote worker wrote: keep it here too
             self.cache.write_entry(entry)
-        self._fresh.update((e.kind, e.key) for e in result.entries)
         for name, seconds in result.stage_seconds.items():
             self.summary.stage_seconds[name] += seconds
         for message in result.messages:
@@ -174,19 +187,6 @@ class Runner:
         self.store.put(record)
         self.summary.computed += 1
         self.progress.print(_summary_line(record))
-
-    def shippable(self, task: Task) -> list[Any]:
-        """The cache entries a task on another machine may read (under --force only those this
-        run wrote, so nothing from before is reused)."""
-        assert self.worker is not None
-        entries = []
-        for kind, key in self.worker.inputs(task):
-            if self.force and (kind, key) not in self._fresh:
-                continue
-            entry = self.cache.read_entry(kind, key)
-            if entry is not None:
-                entries.append(entry)
-        return entries
 
 
 def _summary_line(record: dict[str, Any]) -> str:

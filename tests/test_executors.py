@@ -120,11 +120,11 @@ def test_components_registered_in_main_cannot_go_to_ray_workers(
     repo_root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from innr_bench.errors import ConfigError
-    from innr_bench.executors.ray_cluster import _plugin_modules
+    from innr_bench.plugins import plugin_modules, remote_modules
     from innr_bench.registry import MODELS
 
     smoke = load_suite(repo_root / "suites" / "smoke.yaml")
-    assert _plugin_modules(smoke) == ()  # built-ins need no import
+    assert plugin_modules(smoke) == ()  # built-ins need no import
     monkeypatch.setattr(MODELS, "_entries", dict(MODELS._entries))
 
     def toy() -> torch.nn.Module:
@@ -135,7 +135,7 @@ def test_components_registered_in_main_cannot_go_to_ray_workers(
     target = dataclasses.replace(smoke.targets[0], model=dataclasses.replace(smoke.targets[0].model,
                                                                              name="toy-main"))
     with pytest.raises(ConfigError, match="__main__"):
-        _plugin_modules(dataclasses.replace(smoke, targets=[target]))
+        remote_modules(plugin_modules(dataclasses.replace(smoke, targets=[target])))
 
 
 @pytest.mark.parametrize(("requested", "device", "share"), [

@@ -80,11 +80,11 @@ def test_tensor_cache_round_trip_and_truncation(tmp_path: Path) -> None:
 
 
 def test_cache_entries_travel_between_caches_and_damage_is_refused(tmp_path: Path) -> None:
-    from innr_bench.cache import CacheEntry, MemoryCache
+    from innr_bench.cache import CacheEntry, TensorCache
 
     disk = TensorCache(tmp_path)
     disk.save("targets", "k", {"w": torch.arange(6.0)}, {"accuracy": 0.5})
-    memory = MemoryCache()
+    memory = TensorCache.in_memory()
     memory.write_entry(disk.read_entry("targets", "k"))
     loaded, meta = memory.load("targets", "k")
     assert torch.equal(loaded["w"], torch.arange(6.0)) and meta == {"accuracy": 0.5}

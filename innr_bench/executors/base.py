@@ -1,15 +1,36 @@
-"""The executor interface the runner talks to."""
+"""The executor interface: tasks and a worker spec in, results out. Executors never see the runner."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 import torch
 
 if TYPE_CHECKING:
-    from innr_bench.cells import Task, TaskResult
-    from innr_bench.runner import Runner
+    from innr_bench.cache import TensorCache
+    from innr_bench.config import Suite
+    from innr_bench.data import Dataset
+    from innr_bench.plan import Task
+    from innr_bench.progress import Progress
+    from innr_bench.worker import TaskResult
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """Everything a worker needs to build its plan and compute tasks, wherever it runs."""
+
+    run_id: str  # one per run: workers keep nothing across runs
+    suite: Suite
+    datasets: dict[str, Dataset]
+    device: str  # cpu or cuda, as decided for the whole run
+    numerics: dict[str, Any]  # what applies there
+    environment: dict[str, Any]  # the plan's environment: it is part of every key
+    git_commit: str | None
+    version: str
+    modules: tuple[str, ...]  # modules that register the suite's components (imported first)
+    force: bool = False  # recompute what the cache holds
 
 
 class Executor(Protocol):
@@ -18,13 +39,18 @@ class Executor(Protocol):
     name: str
 
     def device(self, request: str) -> torch.device:
-        """The device cells will run on for `request` (auto / cpu / cuda): it decides which
-        numerics apply, so the runner's keys and records use it."""
+        """The device cells will run on for `request` (auto / cpu / cuda)."""
         ...
 
-    def run(self, runner: Runner, tasks: list[Task]) -> Iterator[TaskResult]:
-        """Compute `tasks` for `runner`, whose worker knows the suite and whose cache holds the
-        inputs; results are yielded as soon as each is done, so the runner stores them at once."""
+    def environment(self, device: torch.device) -> dict[str, Any]:
+        """What a number depends on where the tasks run (torch version, device kind and name,
+        CPU threads): it enters every key, so results from elsewhere are not reused."""
+        ...
+
+    def run(self, spec: WorkerSpec, tasks: list[Task], cache: TensorCache,
+            progress: Progress) -> Iterator[TaskResult]:
+        """Compute `tasks`; `cache` holds their inputs (and receives nothing: the caller keeps
+        the entries each result carries). Results are yielded as soon as each is done."""
         ...
 
     def describe(self) -> dict[str, Any]:

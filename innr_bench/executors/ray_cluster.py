@@ -8,20 +8,20 @@ keeps in its own cache and result store."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
 import innr_bench
-from innr_bench.cache import CacheEntry, MemoryCache
-from innr_bench.cells import CellWorker, Task, TaskResult
-from innr_bench.config import Suite
-from innr_bench.data import Dataset
+from innr_bench.cache import CacheEntry, TensorCache
+from innr_bench.env import fingerprint
 from innr_bench.errors import ConfigError, InnrBenchError, MissingExtraError
+from innr_bench.executors.base import WorkerSpec
 from innr_bench.numerics import tf32_scope
-from innr_bench.progress import RecordedProgress
-from innr_bench.registry import ATTACKS, COMPRESSORS, DATASETS, MODELS
+from innr_bench.plan import Plan, Task
+from innr_bench.plugins import load_plugins, remote_modules
+from innr_bench.progress import Progress, RecordedProgress
+from innr_bench.worker import CellWorker, TaskResult
 
 try:
     import ray
@@ -30,24 +30,7 @@ except ImportError as error:  # pragma: no cover - depends on the environment
         "the ray executor needs Ray: pip install 'innr-bench[ray]' (or use --executor local)"
     ) from error
 
-if TYPE_CHECKING:
-    from innr_bench.runner import Runner
-
 SHARED_GPU_CELLS = 4  # cells that share one GPU when --gpus-per-cell is not given
-
-
-@dataclass(frozen=True)
-class WorkerSpec:
-    """Everything a Ray worker needs to build its CellWorker; put in the object store once."""
-
-    suite: Suite
-    datasets: dict[str, Dataset]
-    device: str  # cpu or cuda, as the driver decided for the whole run
-    numerics: dict[str, Any]  # what applies there; it is part of the keys, so workers take it as is
-    git_commit: str | None
-    version: str
-    modules: tuple[str, ...]  # modules that register the suite's components (imported first)
-    threads: int
 
 
 class RayExecutor:
@@ -98,20 +81,28 @@ class RayExecutor:
         use_gpu = request != "cpu" and gpus > 0 and self.gpus_per_cell != 0
         return torch.device("cuda" if use_gpu else "cpu")
 
-    def _spec_ref(self, runner: Runner) -> tuple[str, Any]:
-        if self._spec is None or self._spec[0] != runner.run_id:
-            assert runner.worker is not None
-            spec = WorkerSpec(runner.suite, runner.data, runner.device.type, runner.numerics,
-                              runner.worker.git_commit, innr_bench.__version__,
-                              _plugin_modules(runner.suite), max(1, int(self.cpus_per_cell)))
-            self._spec = (runner.run_id, ray.put(spec))
-        return self._spec
+    def environment(self, device: torch.device) -> dict[str, Any]:
+        """Measured on a worker with this executor's CPUs (and GPU share): where tasks run."""
+        gpus = gpu_share(self.gpus_per_cell, device)
+        probe = ray.remote(_probe).options(num_cpus=self.cpus_per_cell, num_gpus=gpus)
+        return ray.get(probe.remote(device.type, self.threads))
 
-    def run(self, runner: Runner, tasks: list[Task]) -> Iterator[TaskResult]:
+    @property
+    def threads(self) -> int:
+        return max(1, int(self.cpus_per_cell))
+
+    def run(self, spec: WorkerSpec, tasks: list[Task], cache: TensorCache,
+            progress: Progress) -> Iterator[TaskResult]:
         if not tasks:
             return
-        spec_id, spec_ref = self._spec_ref(runner)
-        gpus = gpu_share(self.gpus_per_cell, runner.device)
+        if self._spec is None or self._spec[0] != spec.run_id:
+            remote_modules(spec.modules)
+            # the ref travels inside a list so Ray does not fetch the data for every task
+            self._spec = (spec.run_id, ray.put(spec))
+            self._plan = Plan(spec.suite, spec.datasets, spec.environment)
+            self._fresh: set[tuple[str, str]] = set()  # entries workers sent back this run
+        spec_ref = self._spec[1]
+        gpus = gpu_share(self.gpus_per_cell, torch.device(spec.device))
         remote = ray.remote(_execute).options(num_cpus=self.cpus_per_cell, num_gpus=gpus)
         cpus = ray.cluster_resources().get("CPU", 1)
         window = max(2, int(2 * cpus / self.cpus_per_cell))  # enough queued to keep workers fed
@@ -121,13 +112,27 @@ class RayExecutor:
             while queue or in_flight:
                 while queue and len(in_flight) < window:
                     task = queue.pop()
-                    # the ref travels inside a list so Ray does not fetch the data for every task
-                    in_flight.append(remote.remote(spec_id, [spec_ref], task, runner.shippable(task)))
+                    entries = self._shippable(spec, task, cache)
+                    in_flight.append(remote.remote(spec.run_id, [spec_ref], self.threads, task, entries))
                 done, in_flight = ray.wait(in_flight, num_returns=1)
-                yield _result(done[0])
+                result = _result(done[0])
+                self._fresh.update((e.kind, e.key) for e in result.entries)
+                yield result
         finally:
             for ref in in_flight:
                 ray.cancel(ref)
+
+    def _shippable(self, spec: WorkerSpec, task: Task, cache: TensorCache) -> list[CacheEntry]:
+        """The cache entries a task may read (under force only those this run produced, so
+        nothing from before is reused)."""
+        entries = []
+        for kind, key in self._plan.inputs(task):
+            if spec.force and (kind, key) not in self._fresh:
+                continue
+            entry = cache.read_entry(kind, key)
+            if entry is not None:
+                entries.append(entry)
+        return entries
 
 
 def gpu_share(requested: float | None, device: torch.device) -> float:
@@ -147,27 +152,23 @@ def _result(ref: Any) -> TaskResult:
         raise
 
 
-def _plugin_modules(suite: Suite) -> tuple[str, ...]:
-    """Modules outside innr_bench that register components the suite uses."""
-    used = [(DATASETS, c.name) for c in suite.datasets] + [(MODELS, t.model.name) for t in suite.targets]
-    used += [(COMPRESSORS, c.name) for c in suite.compressors] + [(ATTACKS, c.name) for c in suite.attacks]
-    modules = {registry.entry(name).factory.__module__ for registry, name in used}
-    if "__main__" in modules:
-        raise ConfigError("a component of this suite is registered in __main__, which Ray workers "
-                          "cannot import; move its decorated builder into an importable module")
-    return tuple(sorted(m for m in modules if not m.startswith("innr_bench")))
-
-
 # -- worker side ---------------------------------------------------------------------------
 
 _WORKERS: dict[str, CellWorker] = {}
 
 
-def _execute(spec_id: str, holder: list[Any], task: Task, entries: list[CacheEntry]) -> TaskResult:
+def _probe(device: str, threads: int) -> dict[str, Any]:
+    """The environment a Ray task sees (run on a worker)."""
+    torch.set_num_threads(threads)
+    return fingerprint(torch.device(device))
+
+
+def _execute(spec_id: str, holder: list[Any], threads: int, task: Task,
+             entries: list[CacheEntry]) -> TaskResult:
     """A Ray task: one task on this worker's CellWorker (built once per run and process)."""
     worker = _WORKERS.get(spec_id)
     if worker is None:
-        worker = _build_worker(ray.get(holder[0]))
+        worker = _build_worker(ray.get(holder[0]), threads)
         _WORKERS.clear()  # one run at a time per process
         _WORKERS[spec_id] = worker
     for entry in entries:
@@ -177,23 +178,21 @@ def _execute(spec_id: str, holder: list[Any], task: Task, entries: list[CacheEnt
         return worker.execute(task)
 
 
-def _build_worker(spec: WorkerSpec) -> CellWorker:
-    import importlib
-
+def _build_worker(spec: WorkerSpec, threads: int) -> CellWorker:
     if spec.version != innr_bench.__version__:
         raise ConfigError(f"this Ray worker has innr-bench {innr_bench.__version__}, the driver "
                           f"{spec.version}; install the same version on every node")
-    for module in spec.modules:
-        try:
-            importlib.import_module(module)
-        except ImportError as error:
-            raise ConfigError(f"Ray worker cannot import {module!r}, which registers a component of "
-                              f"this suite ({error}); install it on every node") from error
-    torch.set_num_threads(spec.threads)
+    load_plugins(spec.modules, where="this Ray worker")
+    torch.set_num_threads(threads)
     if spec.device == "cuda" and not torch.cuda.is_available():
         raise ConfigError("this Ray worker was given a GPU share but sees no CUDA device; check "
                           "the node's driver or run with --device cpu")
-    return CellWorker(spec.suite, spec.datasets, device=torch.device(spec.device),
-                      numerics=spec.numerics, cache=MemoryCache(),
-                      progress=RecordedProgress(), executor="ray", git_commit=spec.git_commit,
-                      ship_entries=True)
+    here = fingerprint(torch.device(spec.device))
+    expected = {k: v for k, v in spec.environment.items() if k != "numerics"}
+    if here != expected:  # the keys say which environment made a number: they must be true
+        raise ConfigError(f"this Ray worker's environment {here} is not the run's {expected}; give "
+                          "every node the same torch and hardware, or run one suite per kind of node")
+    plan = Plan(spec.suite, spec.datasets, spec.environment)
+    return CellWorker(plan, device=torch.device(spec.device), numerics=spec.numerics,
+                      cache=TensorCache.in_memory(), progress=RecordedProgress(),
+                      executor="ray", git_commit=spec.git_commit)

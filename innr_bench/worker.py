@@ -1,8 +1,9 @@
-"""Computing a suite's work: train or load a target, compress it, evaluate it, attack it.
+"""Computing one task of a plan: train or load a target, compress it, evaluate it, attack it.
 
 A `CellWorker` lives where the computing happens: in the runner's own process (local executor)
 or in a Ray worker (ray executor). It never writes results; it returns them as `TaskResult`s
-and the runner stores them, so every executor feeds the same result store."""
+(with the cache entries the task wrote) and the runner stores them, so every executor feeds the
+same result store. Keys come from the `Plan`, the record's shape from `records`."""
 
 from __future__ import annotations
 
@@ -23,20 +24,19 @@ from torch import nn
 import innr_bench
 from innr_bench.cache import CacheEntry, TensorCache
 from innr_bench.compress.base import CompressContext, Compressed, fp32_bytes, named_weights
-from innr_bench.config import CONTROL, ORIGINAL, Component, Suite, Target
+from innr_bench.config import CONTROL, ORIGINAL, Component
 from innr_bench.data import Dataset
 from innr_bench.env import device_name
 from innr_bench.errors import InnrBenchError
 from innr_bench.evaluate import predict, transfer_matrix, weight_errors
-from innr_bench.models.placement import TRAINER_REVISION, place_model
+from innr_bench.models.placement import place_model
 from innr_bench.models.train import train
+from innr_bench.plan import Plan, TargetGroup, Task, attacked
 from innr_bench.progress import Progress, RecordedProgress
+from innr_bench.records import AttackResult, CompressorResult, Record
 from innr_bench.registry import ATTACKS, COMPRESSORS, MODELS
-from innr_bench.store import content_key
 
 logger = logging.getLogger(__name__)
-
-GroupId = tuple[str, str, int]  # dataset label, target label, seed
 
 
 def now() -> str:
@@ -60,17 +60,6 @@ def timed(totals: dict[str, float], name: str) -> Iterator[None]:
         totals[name] += time.perf_counter() - start
 
 
-@dataclass(frozen=True)
-class Task:
-    """One independent unit of work: train a target (`kind == "target"`) or compute one cell
-    (`kind` "compressor" or "attack", `index` into the suite's list of that kind)."""
-
-    kind: str
-    group: GroupId
-    index: int = -1
-    key: str = ""
-
-
 @dataclass
 class TaskResult:
     """What a task produced: a cell record (none for targets), stage times, messages for the
@@ -83,36 +72,12 @@ class TaskResult:
     entries: list[CacheEntry] = field(default_factory=list)
 
 
-@dataclass
-class TargetGroup:
-    """One trained target (dataset x target config x seed); trained or loaded on first use."""
-
-    dataset: Component
-    data: Dataset
-    target: Target
-    seed: int
-    key: str
-    model: nn.Module | None = None
-    info: dict[str, Any] = field(default_factory=dict)
-    test_predictions: torch.Tensor | None = None  # the original's, computed once per group
-
-    @property
-    def id(self) -> GroupId:
-        return (self.dataset.label, self.target.model.label, self.seed)
-
-    def describe(self) -> dict[str, Any]:
-        return {"label": self.target.model.label, "name": self.target.model.name,
-                "params": self.target.model.params, "train": self.target.train.to_dict(),
-                "key": self.key}
-
-
 class CellWorker:
-    """Knows a suite's target groups and cell keys and computes tasks against a tensor cache."""
+    """Computes tasks of a plan against a tensor cache."""
 
     def __init__(
         self,
-        suite: Suite,
-        datasets: dict[str, Dataset],
+        plan: Plan,
         *,
         device: torch.device,
         numerics: dict[str, Any],
@@ -121,9 +86,9 @@ class CellWorker:
         progress: Progress | None = None,
         executor: str = "local",
         git_commit: str | None = None,
-        ship_entries: bool = False,
     ) -> None:
-        self.suite = suite
+        self.plan = plan
+        self.suite = plan.suite
         self.device = device
         self.numerics = numerics
         self.cache = cache
@@ -131,90 +96,25 @@ class CellWorker:
         self.progress = progress or Progress(enabled=False)
         self.executor = executor
         self.git_commit = git_commit
-        self.ship_entries = ship_entries  # return the cache entries each task writes
         self.stage_seconds: dict[str, float] = defaultdict(float)
-        self.datasets = datasets
-        self.groups: dict[GroupId, TargetGroup] = {}
-        for dataset in suite.datasets:
-            for target in suite.targets:
-                for seed in suite.seeds:
-                    group = self._group(dataset, datasets[dataset.label], target, seed)
-                    self.groups[group.id] = group
 
     def stage(self, name: str) -> contextlib.AbstractContextManager[None]:
         return timed(self.stage_seconds, name)
-
-    # -- keys -------------------------------------------------------------------------------
-
-    def _group(self, dataset: Component, data: Dataset, target: Target, seed: int) -> TargetGroup:
-        reduced = {k: True for k in ("tf32", "amp") if self.numerics[k]}
-        key = content_key({
-            "dataset": dataset.to_dict(), "data_sha256": data.sha256,
-            "model": target.model.to_dict(), "train": target.train.to_dict(),
-            "seed": seed, "version": innr_bench.__version__, "trainer": TRAINER_REVISION,
-            # reduced precision changes every number; fp32 keys stay as they were
-            **({"numerics": reduced} if reduced else {}),
-        })
-        return TargetGroup(dataset, data, target, seed, key)
-
-    def control(self, group: TargetGroup) -> TargetGroup:
-        """The independently trained copy for `group`: the next seed's target (seed + 1 when the
-        suite has one seed), shared with that seed's cells when it is part of the suite."""
-        seeds = self.suite.seeds
-        seed = seeds[(seeds.index(group.seed) + 1) % len(seeds)] if len(seeds) > 1 else group.seed + 1
-        return self.group((group.dataset.label, group.target.model.label, seed))
-
-    def group(self, gid: GroupId) -> TargetGroup:
-        """A group by id, including a control target outside the suite's seeds."""
-        if gid not in self.groups:
-            dataset_label, target_label, seed = gid
-            dataset = next(d for d in self.suite.datasets if d.label == dataset_label)
-            target = next(t for t in self.suite.targets if t.model.label == target_label)
-            self.groups[gid] = self._group(dataset, self.datasets[dataset_label], target, seed)
-        return self.groups[gid]
-
-    def components(self, kind: str) -> list[Component]:
-        return self.suite.attacks if kind == "attack" else self.suite.compressors
-
-    def cell_key(self, group: TargetGroup, component: Component) -> str:
-        identity = {"name": component.name, "params": component.key_params(), "label": component.label}
-        return content_key({"kind": component.kind, "group": group.key, **identity,
-                            **self._cell_inputs(group, component)})
-
-    def _cell_inputs(self, group: TargetGroup, component: Component) -> dict[str, Any]:
-        """What a cell depends on beyond its component: attack cells depend on the nets."""
-        if component.kind != "attack":
-            return {"version": innr_bench.__version__}
-        control = [self.control(group).key] if self.suite.eval.control else []
-        return {"version": innr_bench.__version__, "eval": self.suite.eval.__dict__,
-                **({"limit": component.limit} if component.limit is not None else {}),
-                "nets": [self.compressed_key(group, c) for c in attacked(self.suite.compressors, group)],
-                **({"control": control} if control else {})}
-
-    def compressed_key(self, group: TargetGroup, compressor: Component) -> str:
-        return content_key({"group": group.key, "name": compressor.name,
-                            "params": compressor.key_params(), "version": innr_bench.__version__})
-
-    def inputs(self, task: Task) -> list[tuple[str, str]]:
-        """Cache entries (kind, key) a task reads when they exist: what to ship to a remote worker."""
-        group = self.group(task.group)
-        needed = [("targets", group.key)]
-        if task.kind == "compressor":
-            needed.append(("compressed", self.compressed_key(group, self.suite.compressors[task.index])))
-        elif task.kind == "attack":
-            if self.suite.eval.control:
-                needed.append(("targets", self.control(group).key))
-            needed += [("compressed", self.compressed_key(group, c))
-                       for c in attacked(self.suite.compressors, group)]
-        return needed
 
     # -- tasks ------------------------------------------------------------------------------
 
     def execute(self, task: Task) -> TaskResult:
         """Run one task; cell failures become failed records, user errors propagate."""
         before = dict(self.stage_seconds)
-        written_before = len(self.cache.written)
-        group = self.group(task.group)
+        group = self.plan.group(task.group)
+        record = None
+        with self.cache.recording() as written:
+            record = self._run(task, group)
+        spent = {k: v - before.get(k, 0.0) for k, v in self.stage_seconds.items()}
+        messages = self.progress.drain() if isinstance(self.progress, RecordedProgress) else []
+        return TaskResult(task, record, {k: v for k, v in spent.items() if v > 0}, messages, written)
+
+    def _run(self, task: Task, group: TargetGroup) -> dict[str, Any] | None:
         record = None
         if task.kind == "target":
             try:
@@ -225,22 +125,17 @@ class CellWorker:
                 logger.debug("training %s failed", group.id, exc_info=True)
                 self.progress.print(f"FAILED training {group.id}: {type(error).__name__}: {error}")
         else:
-            record = self.cell(group, self.components(task.kind)[task.index], task.key)
-        spent = {k: v - before.get(k, 0.0) for k, v in self.stage_seconds.items()}
-        entries = []
-        if self.ship_entries:
-            written = self.cache.written[written_before:]
-            entries = [e for e in (self.cache.read_entry(kind, key) for kind, key in written) if e]
-        messages = self.progress.drain() if isinstance(self.progress, RecordedProgress) else []
-        return TaskResult(task, record, {k: v for k, v in spent.items() if v > 0}, messages, entries)
+            record = self.cell(group, self.plan.components(task.kind)[task.index], task.key)
+        return record
 
-    def cell(self, group: TargetGroup, component: Component, key: str) -> dict[str, Any]:
+    def cell(self, group: TargetGroup, component: Component, key: str) -> Record:
         """One cell's record: its results, or status `failed` with the error."""
         base = {
             "key": key, "kind": component.kind, "suite": self.suite.name, "seed": group.seed,
             "dataset": {"label": group.dataset.label, **dataset_info(group.data)},
             "target": group.describe(), component.kind: component.to_dict(),
-            "device": str(self.device), "numerics": self.numerics, "created": now(),
+            "device": str(self.device), "environment": self.plan.environment,
+            "numerics": self.numerics, "created": now(),
             "innr_bench": innr_bench.__version__, "git_commit": self.git_commit,
             "worker": {"executor": self.executor, "host": socket.gethostname(),
                        "device_name": device_name(self.device),
@@ -293,7 +188,7 @@ class CellWorker:
 
     def _compressed(self, group: TargetGroup, compressor: Component) -> Compressed:
         """The compressed copy from the cache, or compressed now (and cached)."""
-        key = self.compressed_key(group, compressor)
+        key = self.plan.compressed_key(group, compressor)
         cached = None if self.force else self.cache.load("compressed", key)
         if cached is not None:
             tensors, meta = cached
@@ -313,7 +208,7 @@ class CellWorker:
     def _predict(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
         return predict(model, x, batch_size=self.suite.eval.batch_size, device=self.device)
 
-    def _compress_cell(self, group: TargetGroup, compressor: Component) -> dict[str, Any]:
+    def _compress_cell(self, group: TargetGroup, compressor: Component) -> CompressorResult:
         assert group.model is not None
         compressed = self._compressed(group, compressor)
         with self.stage("evaluate"):
@@ -342,14 +237,14 @@ class CellWorker:
             "info": compressed.info,
         }
 
-    def _attack_cell(self, group: TargetGroup, attack: Component) -> dict[str, Any]:
+    def _attack_cell(self, group: TargetGroup, attack: Component) -> AttackResult:
         assert group.model is not None
         nets = {ORIGINAL: group.model}
         for compressor in attacked(self.suite.compressors, group):
             nets[compressor.label] = self._compressed(group, compressor).reconstruct(group.model)
         control = None
         if self.suite.eval.control:
-            control = self.control(group)
+            control = self.plan.control(group)
             self.ensure_target(control)
             nets[CONTROL] = control.model
         limit = attack.limit or self.suite.eval.attack_limit
@@ -367,8 +262,3 @@ def build_compressor(compressor: Component) -> Any:
     """The registered compressor configured as in the suite (cheap: nothing is fitted yet)."""
     return COMPRESSORS.get(compressor.name)(**compressor.params)
 
-
-def attacked(compressors: list[Component], group: TargetGroup) -> list[Component]:
-    """Compressed copies that enter transfer matrices (identity would duplicate the original)."""
-    return [c for c in compressors
-            if c.name != "identity" and c.transfer and c.applies_to(group.target.model.label)]

@@ -1,0 +1,170 @@
+"""A suite's work as a plan: target groups, their keys, and the tasks that compute cells.
+
+Pure: nothing here trains, reads or writes. The same plan is built by the runner and by every
+remote worker from the same inputs, so they agree on every key."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import innr_bench
+from innr_bench.config import Component, Suite, Target
+from innr_bench.data import Dataset
+from innr_bench.models.placement import TRAINER_REVISION
+from innr_bench.records import signature_of
+from innr_bench.store import content_key
+
+GroupId = tuple[str, str, int]  # dataset label, target label, seed
+KINDS = ("compressor", "attack")
+
+
+@dataclass(frozen=True)
+class Task:
+    """One independent unit of work: train a target (`kind == "target"`) or compute one cell
+    (`kind` "compressor" or "attack", `index` into the suite's list of that kind)."""
+
+    kind: str
+    group: GroupId
+    index: int = -1
+    key: str = ""
+
+
+@dataclass
+class TargetGroup:
+    """One target to train (dataset x target config x seed); the model is filled in by a worker."""
+
+    dataset: Component
+    data: Dataset
+    target: Target
+    seed: int
+    key: str
+    model: Any = None  # nn.Module once trained or loaded
+    info: dict[str, Any] = field(default_factory=dict)
+    test_predictions: Any = None  # the original's, computed once per group
+
+    @property
+    def id(self) -> GroupId:
+        return (self.dataset.label, self.target.model.label, self.seed)
+
+    def describe(self) -> dict[str, Any]:
+        return {"label": self.target.model.label, "name": self.target.model.name,
+                "params": self.target.model.params, "train": self.target.train.to_dict(),
+                "key": self.key}
+
+
+class Plan:
+    """Every key of a suite run in one environment.
+
+    `environment` is what a number depends on besides the suite (torch version, device kind and
+    name, CPU threads, reduced-precision numerics): it enters every target key, so compressed
+    copies, cells and records made elsewhere are never reused for this environment."""
+
+    def __init__(self, suite: Suite, datasets: dict[str, Dataset], environment: dict[str, Any]) -> None:
+        self.suite = suite
+        self.datasets = datasets
+        self.environment = environment
+        self.groups: dict[GroupId, TargetGroup] = {}
+        for dataset in suite.datasets:
+            for target in suite.targets:
+                for seed in suite.seeds:
+                    group = self._group(dataset, target, seed)
+                    self.groups[group.id] = group
+
+    def _group(self, dataset: Component, target: Target, seed: int) -> TargetGroup:
+        data = self.datasets[dataset.label]
+        key = content_key({
+            "dataset": dataset.to_dict(), "data_sha256": data.sha256,
+            "model": target.model.to_dict(), "train": target.train.to_dict(),
+            "seed": seed, "version": innr_bench.__version__, "trainer": TRAINER_REVISION,
+            "environment": self.environment,
+        })
+        return TargetGroup(dataset, data, target, seed, key)
+
+    def group(self, gid: GroupId) -> TargetGroup:
+        """A group by id, including a control target outside the suite's seeds."""
+        if gid not in self.groups:
+            dataset_label, target_label, seed = gid
+            dataset = next(d for d in self.suite.datasets if d.label == dataset_label)
+            target = next(t for t in self.suite.targets if t.model.label == target_label)
+            self.groups[gid] = self._group(dataset, target, seed)
+        return self.groups[gid]
+
+    def control(self, group: TargetGroup) -> TargetGroup:
+        """The independently trained copy for `group`: the next seed's target (seed + 1 when the
+        suite has one seed), shared with that seed's cells when it is part of the suite."""
+        seeds = self.suite.seeds
+        seed = seeds[(seeds.index(group.seed) + 1) % len(seeds)] if len(seeds) > 1 else group.seed + 1
+        return self.group((group.dataset.label, group.target.model.label, seed))
+
+    def components(self, kind: str) -> list[Component]:
+        return self.suite.attacks if kind == "attack" else self.suite.compressors
+
+    # -- keys -------------------------------------------------------------------------------
+
+    def cell_key(self, group: TargetGroup, component: Component) -> str:
+        identity = {"name": component.name, "params": component.key_params(), "label": component.label}
+        return content_key({"kind": component.kind, "group": group.key, **identity,
+                            **self._cell_inputs(group, component)})
+
+    def _cell_inputs(self, group: TargetGroup, component: Component) -> dict[str, Any]:
+        """What a cell depends on beyond its component: attack cells depend on the nets."""
+        if component.kind != "attack":
+            return {"version": innr_bench.__version__}
+        control = [self.control(group).key] if self.suite.eval.control else []
+        return {"version": innr_bench.__version__, "eval": self.suite.eval.__dict__,
+                **({"limit": component.limit} if component.limit is not None else {}),
+                "nets": [self.compressed_key(group, c) for c in attacked(self.suite.compressors, group)],
+                **({"control": control} if control else {})}
+
+    def compressed_key(self, group: TargetGroup, compressor: Component) -> str:
+        return content_key({"group": group.key, "name": compressor.name,
+                            "params": compressor.key_params(), "version": innr_bench.__version__})
+
+    def signature(self, task: Task) -> str:
+        """The environment-free identity of a cell task (see `records.signature`)."""
+        group = self.group(task.group)
+        component = self.components(task.kind)[task.index]
+        return signature_of(task.kind, group.seed, json.loads(json.dumps(component.to_dict(), default=str)),
+                            group.describe(), group.data.sha256, innr_bench.__version__)
+
+    # -- tasks ------------------------------------------------------------------------------
+
+    def cells(self) -> list[Task]:
+        """Every cell of the suite, compressor cells first."""
+        return [Task(c.kind, group.id, i, self.cell_key(group, c))
+                for group in list(self.groups.values())
+                for kind in KINDS
+                for i, c in enumerate(self.components(kind))
+                if c.applies_to(group.target.model.label)]
+
+    def targets_for(self, cells: list[Task]) -> list[TargetGroup]:
+        """The targets `cells` need (controls included), in first-needed order."""
+        needed: dict[GroupId, TargetGroup] = {}
+        for task in cells:
+            group = self.group(task.group)
+            needed[group.id] = group
+            if task.kind == "attack" and self.suite.eval.control:
+                control = self.control(group)
+                needed[control.id] = control
+        return list(needed.values())
+
+    def inputs(self, task: Task) -> list[tuple[str, str]]:
+        """Cache entries (kind, key) a task reads when they exist: what to ship to a remote worker."""
+        group = self.group(task.group)
+        needed = [("targets", group.key)]
+        if task.kind == "compressor":
+            needed.append(("compressed", self.compressed_key(group, self.suite.compressors[task.index])))
+        elif task.kind == "attack":
+            if self.suite.eval.control:
+                needed.append(("targets", self.control(group).key))
+            needed += [("compressed", self.compressed_key(group, c))
+                       for c in attacked(self.suite.compressors, group)]
+        return needed
+
+
+def attacked(compressors: list[Component], group: TargetGroup) -> list[Component]:
+    """Compressed copies that enter transfer matrices (identity would duplicate the original)."""
+    return [c for c in compressors
+            if c.name != "identity" and c.transfer and c.applies_to(group.target.model.label)]

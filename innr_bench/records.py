@@ -1,0 +1,114 @@
+"""What a cell record holds: one typed definition, shared by the worker that writes records and
+by everything that reads them (reports, the gate, the reproducibility report).
+
+Records are JSON files; these TypedDicts name their fields. A record's `key` depends on the
+environment it was computed in (so reuse never crosses environments); its `identity` does not,
+so the same cell can be found in two result sets made on different machines."""
+
+from __future__ import annotations
+
+from typing import Any, NotRequired, TypedDict
+
+
+class DatasetInfo(TypedDict):
+    """The data a cell saw: its suite label and its provenance, as separate fields."""
+
+    label: str
+    name: str
+    source: str
+    sha256: str
+    warning: str | None
+    verified: bool | None
+    n_train: int
+    n_test: int
+
+
+class WorkerInfo(TypedDict):
+    executor: str
+    host: str
+    device_name: str
+    torch_threads: int
+
+
+class Record(TypedDict):
+    """Fields every record has, finished or failed."""
+
+    key: str
+    kind: str  # "compressor" or "attack"
+    suite: str
+    seed: int
+    dataset: DatasetInfo
+    target: dict[str, Any]  # label, name, params, train, key
+    device: str
+    environment: dict[str, Any]  # what entered the key: torch, device, device_name, threads, numerics
+    numerics: dict[str, Any]
+    created: str
+    innr_bench: str
+    git_commit: str | None
+    worker: WorkerInfo
+    status: str  # "ok" or "failed"
+    wall_seconds: float
+    compressor: NotRequired[dict[str, Any]]  # the component, for kind "compressor"
+    attack: NotRequired[dict[str, Any]]  # the component, for kind "attack"
+    error: NotRequired[str]
+    traceback: NotRequired[str]
+
+
+class CompressorResult(TypedDict):
+    """What a finished compressor cell adds."""
+
+    target_accuracy: float
+    target_train: dict[str, Any]
+    accuracy: float
+    delta: float
+    agreement: float
+    size_bytes: int
+    fp32_bytes: int
+    ratio: float
+    data_free: bool
+    compress_seconds: float | None
+    weight_error: dict[str, Any]
+    info: dict[str, Any]
+
+
+class AttackResult(TypedDict):
+    """What a finished attack cell adds: one row per (eps, source net, evaluated net)."""
+
+    nets: list[str]
+    n_attacked: int
+    transfer: list[dict[str, Any]]
+    control: dict[str, Any] | None
+
+
+Identity = tuple[str, str, str, str, int]  # dataset label, target label, kind, component label, seed
+
+
+def component_label(record: dict[str, Any]) -> str:
+    return record[record["kind"]]["label"]
+
+
+def identity(record: dict[str, Any]) -> Identity:
+    """The cell a record measures, whatever the environment: how two result sets are matched."""
+    return (record["dataset"]["label"], record["target"]["label"], record["kind"],
+            component_label(record), int(record["seed"]))
+
+
+def setting(record: dict[str, Any]) -> tuple[str, str, str, str]:
+    """The identity without the seed: what seeds are averaged over."""
+    return identity(record)[:4]
+
+
+def signature_of(kind: str, seed: int, component: dict[str, Any], target: dict[str, Any],
+                 data_sha256: str, version: str) -> str:
+    """What a cell computes, without where: the same component on the same target, data, seed
+    and innr-bench version. `--reuse any` takes a finished record with the same signature."""
+    from innr_bench.store import content_key
+
+    return content_key({"kind": kind, "seed": seed, "component": component,
+                        "target": {k: v for k, v in target.items() if k != "key"},
+                        "data": data_sha256, "version": version})
+
+
+def signature(record: dict[str, Any]) -> str:
+    return signature_of(record["kind"], record["seed"], record[record["kind"]], record["target"],
+                        record["dataset"]["sha256"], record["innr_bench"])
