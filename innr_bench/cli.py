@@ -32,11 +32,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run a suite: train, compress, evaluate, attack, report")
     run.add_argument("suite", type=Path, help="suite YAML file, e.g. suites/mnist.yaml")
-    run.add_argument("--out", type=Path, default=Path("results"),
-                     help="results root; the run writes OUT/<suite name>/ (default: results)")
+    run.add_argument("--out", type=Path, default=Path("runs"),
+                     help="results root; the run writes OUT/<suite name>/ (default: runs). Published "
+                     "results live in results/: publish a run with --out results")
+    run.add_argument("--reference", default="results", metavar="DIR",
+                     help="published results root to compare the run with, cell by cell, when it "
+                     "holds this suite (default: results; 'none' to skip)")
+    run.add_argument("--reuse", choices=("environment", "any"), default="environment",
+                     help="reuse finished cells made in this environment only (default: torch "
+                     "version, device kind and name, CPU threads and numerics must match), or made "
+                     "anywhere (any)")
     run.add_argument("--device", choices=("auto", "cpu", "cuda"),
                      help="override the suite's device (auto = CUDA when present)")
     run.add_argument("--force", action="store_true", help="recompute cells that are already done")
+    run.add_argument("--plugin", action="append", default=[], metavar="MODULE",
+                     help="import MODULE first: it registers your own targets, compressors or "
+                     "attacks (repeatable; a module beside the suite file needs no install)")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     run.add_argument("--threads", type=int, metavar="N",
                      help="torch threads in this process (default: torch's choice). Results depend "
@@ -54,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     lister = sub.add_parser("list", help="list registered components with descriptions")
     lister.add_argument("kind", nargs="?", choices=KINDS, help="one kind (default: all)")
+    lister.add_argument("--plugin", action="append", default=[], metavar="MODULE",
+                        help="import MODULE first (registers components from outside innr-bench)")
 
     report = sub.add_parser("report", help="rewrite leaderboards from stored records")
     report.add_argument("results_dir", type=Path, help="a suite's results dir, e.g. results/mnist")
@@ -65,15 +78,21 @@ def build_parser() -> argparse.ArgumentParser:
     gate.add_argument("results_dir", type=Path, help="a suite's results dir, e.g. results/ci")
     gate.add_argument("--baseline", type=Path, required=True, help="baseline JSON, e.g. baselines/ci.json")
     gate.add_argument("--tolerance", type=_points, default=0.5,
-                      help="accuracy drop allowed beyond 2 standard errors, in points (e.g. 0.5pt)")
+                      help="accuracy drop allowed per setting, in points (e.g. 0.5pt): the mean "
+                      "per-seed change where seeds and environment match the baseline (paired), "
+                      "else beyond 2 standard errors of the difference (spread)")
 
     record = sub.add_parser("baseline", help="record a results dir as a baseline for `check`")
     record.add_argument("results_dir", type=Path)
     record.add_argument("-o", "--out", type=Path, required=True, help="baseline JSON to write")
 
-    side = sub.add_parser("compare", help="print two result sets side by side")
-    side.add_argument("a", type=Path)
-    side.add_argument("b", type=Path)
+    side = sub.add_parser("compare", help="reproducibility report: result set B against A, cell by "
+                          "cell (exit 1 when cells differ beyond the tolerance)")
+    side.add_argument("a", type=Path, help="the reference, e.g. results/mnist")
+    side.add_argument("b", type=Path, help="the result set to check, e.g. runs/mnist")
+    side.add_argument("--tolerance", type=_points, default=0.5,
+                      help="accuracy difference allowed per cell (paired) or per setting beyond 2 "
+                      "standard errors (environments differ), in points (default 0.5pt)")
     return parser
 
 
@@ -129,8 +148,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     table = check(args.results_dir, baseline, args.tolerance)
     print(tabulate(_blank_missing(table), headers="keys", tablefmt="github", showindex=False))
     bad = table[table["status"].isin(["REGRESSION", "MISSING"])]
-    print(f"\n{len(table)} settings checked against {args.baseline} (tolerance {args.tolerance:g} pt "
-          f"+ 2 standard errors): {len(bad)} regressed or missing")
+    modes = table["mode"].value_counts().to_dict() if "mode" in table else {}
+    how = ", ".join(f"{n} {m}" for m, n in sorted(modes.items()))
+    print(f"\n{len(table)} settings checked against {args.baseline} ({how or 'none compared'}; "
+          f"tolerance {args.tolerance:g} pt, paired = per seed in the same environment, spread = "
+          f"+ 2 standard errors where environments differ): {len(bad)} regressed or missing")
     return 1 if len(bad) else 0
 
 
@@ -144,16 +166,20 @@ def cmd_baseline(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from innr_bench.gate import compare
+    from innr_bench.reproduce import compare, render
 
-    table = compare(args.a, args.b)
-    print(tabulate(_blank_missing(table), headers="keys", tablefmt="github", showindex=False))
-    return 0
+    comparison = compare(args.a, args.b, args.tolerance)
+    print(render(comparison, args.a, args.b))
+    return 0 if comparison.ok() else 1
 
 
-def cmd_list(kind: str | None) -> int:
+def cmd_list(kind: str | None, plugins: list[str]) -> int:
     from innr_bench import components  # noqa: F401  (registers the built-ins)
+    from innr_bench.plugins import load_installed_plugins, load_plugins
     from innr_bench.registry import ATTACKS, COMPRESSORS, DATASETS, MODELS
+
+    load_installed_plugins()
+    load_plugins(plugins, where="--plugin", search=Path.cwd())
 
     registries = dict(zip(KINDS, (DATASETS, MODELS, COMPRESSORS, ATTACKS)))
     for name in [kind] if kind else KINDS:
@@ -178,7 +204,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from innr_bench.report import accuracy_vs_size, render, transfer, write_leaderboards
     from innr_bench.runner import Runner
 
-    suite = load_suite(args.suite)
+    suite = load_suite(args.suite, plugins=tuple(args.plugin))
     if args.address and args.executor != "ray":
         raise ConfigError("--address is for --executor ray; add --executor ray or drop --address")
     if args.threads is not None:
@@ -192,7 +218,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         with Progress(enabled=False if args.no_progress else None) as progress:
             runner = Runner(suite, out_dir=args.out, device=args.device, force=args.force,
-                            progress=progress, executor=executor)
+                            reuse=args.reuse, progress=progress, executor=executor)
             progress.print(f"suite {suite.name}: {len(suite.seeds)} seeds on {runner.device}, "
                            f"executor {args.executor}; writing {runner.store.root}")
             summary = runner.run()
@@ -208,9 +234,36 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"computed {summary.computed} cells, reused {summary.skipped}, failed "
           f"{len(summary.failed)}; stage times: {stages or 'none'}")
     print(f"leaderboards: {', '.join(str(p) for p in written.values())}")
+    _reproducibility(args.reference, summary.out_dir)
     for record in summary.failed:
         print(f"FAILED {record['key']}: {record['error']}", file=sys.stderr)
     return 1 if summary.failed else 0
+
+
+def _reproducibility(reference_root: str, out_dir: Path) -> None:
+    """Compare a finished run with the published results of its suite, if there are any."""
+    from innr_bench.reproduce import compare, render
+    from innr_bench.store import atomic_write_bytes
+
+    if reference_root == "none":
+        return
+    reference = Path(reference_root) / out_dir.name
+    if not (reference / "manifest.json").is_file():
+        print(f"reproducibility: no published results for this suite in {reference}")
+        return
+    if reference.resolve() == out_dir.resolve():
+        print(f"reproducibility: the run wrote into {reference} itself; compare another run with "
+              f"`innr-bench compare {reference} DIR`")
+        return
+    comparison = compare(reference, out_dir)
+    report = render(comparison, reference, out_dir)
+    atomic_write_bytes(out_dir / "reproducibility.md", report.encode())
+    print(f"reproducibility against {reference}: {comparison.summary()}")
+    if not comparison.environment.empty:
+        print("environment differences: " + "; ".join(
+            f"{row.field}: {row.A} vs {row.B}" for row in comparison.environment.itertuples()
+            if row.field != "cells' environment"))
+    print(f"report: {out_dir / 'reproducibility.md'}")
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -235,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         if args.command == "list":
-            return cmd_list(args.kind)
+            return cmd_list(args.kind, args.plugin)
         commands = {"run": cmd_run, "report": cmd_report, "check": cmd_check,
                     "baseline": cmd_baseline, "compare": cmd_compare}
         return commands[args.command](args)

@@ -1,8 +1,12 @@
 """Regression gate: summarize a results dir into a baseline, and check a results dir against one.
 
-A setting regresses when its mean accuracy over seeds falls below the baseline's by more than
-`tolerance` points plus two standard errors of the difference (seed variance), when its stored
-size grows, or when it is missing. Improvements never fail the gate.
+Paired where it can be: when a setting's seeds and environment (torch, device kind and name, CPU
+threads, numerics: what enters the keys) match the baseline's, the same seed computes the same
+target, so the setting regresses when its mean per-seed change falls below `-tolerance` points
+(numerical noise is all that is left: identical environments give identical numbers). Where
+the environments differ (or the baseline predates per-seed values), seed-to-seed spread is real
+noise and the allowance grows by two standard errors of the difference. A setting also
+regresses when its stored size grows, or when it is missing. Improvements never fail the gate.
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ class BaselineEntry:
     accuracy_std: float = Field(ge=0)
     seeds: int = Field(gt=0)
     size_bytes: int = Field(ge=0)
+    per_seed: dict[str, float] = Field(default_factory=dict)  # seed -> accuracy, for paired checks
+    environment: dict[str, Any] | None = None  # what entered the keys; None: unknown or mixed
 
 
 @dataclass(frozen=True, config=STRICT)
@@ -51,16 +57,24 @@ def summarize(results_dir: Path) -> pd.DataFrame:
     if not (store.records_dir.is_dir() and store.manifest_path.is_file()):
         raise ConfigError(f"{results_dir}: not a results directory (needs manifest.json and records/); "
                           "pass the directory `innr-bench run` wrote, e.g. results/ci")
-    long = size_frame(store.records())
+    records = store.records()
+    long = size_frame(records)
     if long.empty:
         raise ConfigError(f"{results_dir}: no finished compressor cells to compare")
-    long["data"] = long["data"].str.split(" [", n=1, regex=False).str[0]  # label, not provenance
+    # the environment that entered each cell's key, in size_frame's row order
+    environments = [json.dumps(r.get("environment"), sort_keys=True) for r in records
+                    if r.get("kind") == "compressor" and r.get("status") == "ok"]
+    long["environment"] = environments
     grouped = long.groupby(list(KEY), sort=True)
     return pd.DataFrame({
         "accuracy_mean": grouped["accuracy"].mean(),
         "accuracy_std": grouped["accuracy"].std().fillna(0.0),
         "seeds": grouped["seed"].nunique(),
         "size_bytes": grouped["size_bytes"].max(),
+        "per_seed": grouped.apply(lambda g: {str(k): float(v) for k, v in zip(g["seed"], g["accuracy"])},
+                                  include_groups=False),
+        "environment": grouped["environment"].agg(
+            lambda e: json.loads(e.iloc[0]) if e.nunique() == 1 else None),
     }).reset_index()
 
 
@@ -112,29 +126,25 @@ def check(results_dir: Path, baseline: Baseline, tolerance_pt: float) -> pd.Data
             rows.append(row | {"status": "MISSING"})
             continue
         now = current.loc[key]
-        error = math.sqrt(entry.accuracy_std**2 / entry.seeds + now["accuracy_std"] ** 2 / now["seeds"])
-        allowed = tolerance_pt + 2 * 100 * error
-        delta = 100 * (now["accuracy_mean"] - entry.accuracy_mean)
+        paired = (entry.environment is not None and entry.environment == now["environment"]
+                  and set(entry.per_seed) == set(now["per_seed"]))
+        if paired:  # the same seed computes the same thing: only numerical noise remains
+            changes = [now["per_seed"][seed] - entry.per_seed[seed] for seed in entry.per_seed]
+            delta = 100 * sum(changes) / len(changes)
+            allowed = tolerance_pt
+        else:
+            error = math.sqrt(entry.accuracy_std**2 / entry.seeds + now["accuracy_std"] ** 2 / now["seeds"])
+            delta = 100 * (now["accuracy_mean"] - entry.accuracy_mean)
+            allowed = tolerance_pt + 2 * 100 * error
         grew = int(now["size_bytes"]) > entry.size_bytes
-        status = ("REGRESSION" if delta < -allowed or grew else "improved" if delta > allowed else "ok")
+        regressed = delta < -allowed - 1e-9 or grew
+        status = "REGRESSION" if regressed else "improved" if delta > allowed else "ok"
         rows.append(row | {"current %": round(100 * now["accuracy_mean"], 2), "Δ pt": round(delta, 2),
-                           "allowed pt": round(allowed, 2), "bytes": int(now["size_bytes"]),
-                           "baseline bytes": entry.size_bytes, "status": status})
+                           "allowed pt": round(allowed, 2), "mode": "paired" if paired else "spread",
+                           "bytes": int(now["size_bytes"]), "baseline bytes": entry.size_bytes,
+                           "status": status})
     for key in current.index:
         if key not in seen:
             rows.append(dict(zip(KEY, key)) | {"current %": round(100 * current.loc[key]["accuracy_mean"], 2),
                                                "status": "new"})
     return pd.DataFrame(rows)
-
-
-def compare(a: Path, b: Path) -> pd.DataFrame:
-    """Two result sets side by side: accuracy and bytes per setting, and the difference."""
-    left, right = summarize(a).set_index(list(KEY)), summarize(b).set_index(list(KEY))
-    joined = left.merge(right, left_index=True, right_index=True, how="outer", suffixes=("_a", "_b"))
-    return pd.DataFrame({
-        "A %": (100 * joined["accuracy_mean_a"]).round(2), "B %": (100 * joined["accuracy_mean_b"]).round(2),
-        "B - A pt": (100 * (joined["accuracy_mean_b"] - joined["accuracy_mean_a"])).round(2),
-        "A bytes": joined["size_bytes_a"], "B bytes": joined["size_bytes_b"],
-        "seeds A/B": joined["seeds_a"].astype("Int64").astype(str) + "/"
-                     + joined["seeds_b"].astype("Int64").astype(str),
-    }).reset_index()

@@ -64,7 +64,7 @@ def accuracy_vs_bytes(
     and the suite's published references for the target as hollow black marks.
     Left panel: the whole accuracy range; right: zoomed to within ZOOM_POINTS of the original."""
     written: list[Path] = []
-    for (data, target), frame in long.groupby(["data", "target"], sort=True):
+    for (data, source, target), frame in long.groupby(["data", "data source", "target"], sort=True):
         points = (frame.groupby("method", sort=False)
                   .agg(bytes=("size_bytes", "mean"), acc=("accuracy", "mean"), std=("accuracy", "std"))
                   .reset_index())
@@ -88,17 +88,17 @@ def accuracy_vs_bytes(
         full.set_title("all settings", fontsize=9)
         zoom.set_ylim(original - ZOOM_POINTS, min(101.0, max(high, original) + 0.5))
         zoom.set_title(f"zoom: within {ZOOM_POINTS:g} points of the original", fontsize=9)
-        fig.suptitle(f"{target} on {data.split(' [')[0]}: accuracy vs stored bytes "
+        fig.suptitle(f"{target} on {data}: accuracy vs stored bytes "
                      "(mean ± std over seeds)", fontsize=11)
         handles, labels = full.get_legend_handles_labels()
         fig.legend(handles, labels, loc="lower center", ncol=min(6, len(labels)), fontsize=8,
                    frameon=False)
-        fig.text(0.5, 0.905, data, fontsize=7, color="dimgray", ha="center")
+        fig.text(0.5, 0.905, f"{data} [{source}]", fontsize=7, color="dimgray", ha="center")
         if published:
             fig.text(0.5, 0.88, "hollow black marks = published numbers (their authors' own runs, sizes as "
                      "published), not measured here", fontsize=7, color="dimgray", ha="center")
         fig.tight_layout(rect=(0, 0.1, 1, 0.9 if published else 0.93))
-        written += _save(fig, out_dir / f"accuracy-vs-bytes-{slug(target)}-{slug(data.split(' [')[0])}")
+        written += _save(fig, out_dir / f"accuracy-vs-bytes-{slug(target)}-{slug(data)}")
     return written
 
 
@@ -149,12 +149,12 @@ def transfer_heatmaps(long: pd.DataFrame, out_dir: Path) -> list[Path]:
                 ax.set_yticks(range(len(order)), order, fontsize=7)
                 ax.set_title(f"eps = {eps:g}", fontsize=9)
             axes[0][0].set_ylabel("crafted on", fontsize=8)
-            fig.suptitle(f"{title}, {attack}: {model} on {data.split(' [')[0]}\nrows: crafted on, "
+            fig.suptitle(f"{title}, {attack}: {model} on {data}\nrows: crafted on, "
                          "columns: evaluated on; mean over seeds", fontsize=9)
             fig.tight_layout(rect=(0, 0, 0.93, 0.92))
             if image is not None:
                 fig.colorbar(image, ax=list(axes.flat), fraction=0.02, pad=0.02)
-            where = f"{slug(attack)}-{slug(model)}-{slug(data.split(' [')[0])}"
+            where = f"{slug(attack)}-{slug(model)}-{slug(data)}"
             written += _save(fig, out_dir / f"transfer-{slug(metric)}-{where}")
     return written
 
@@ -182,9 +182,9 @@ def accuracy_vs_eps(long: pd.DataFrame, out_dir: Path) -> list[Path]:
         handles, labels = axes[0][0].get_legend_handles_labels()
         fig.legend(handles, labels, loc="lower center", ncol=min(6, len(labels)), fontsize=8,
                    frameon=False, title="evaluated on (solid: white-box)", title_fontsize=8)
-        fig.suptitle(f"{attack} transfer, {model} on {data.split(' [')[0]} (mean ± std over seeds)",
+        fig.suptitle(f"{attack} transfer, {model} on {data} (mean ± std over seeds)",
                      fontsize=10)
         fig.tight_layout(rect=(0, 0.14, 1, 0.95))
-        stem = out_dir / f"accuracy-vs-eps-{slug(attack)}-{slug(model)}-{slug(data.split(' [')[0])}"
+        stem = out_dir / f"accuracy-vs-eps-{slug(attack)}-{slug(model)}-{slug(data)}"
         written += _save(fig, stem)
     return written

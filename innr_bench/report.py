@@ -27,12 +27,13 @@ def mean_std(values: pd.Series, scale: float = 1.0, digits: int = 2) -> str:
     return f"{values.mean():.{digits}f} ± {shown}"
 
 
-def data_title(record: dict[str, Any]) -> str:
+def data_provenance(record: dict[str, Any]) -> str:
+    """Where a record's data came from, for display beside its label (never parsed back)."""
     d = record["dataset"]
     degraded = "OFFLINE FALLBACK " if d.get("warning") else ""
     checked = {True: ", canonical md5 verified", False: ", UNVERIFIED"}.get(d.get("verified"), "")
-    return (f"{d['label']} [{degraded}{d['source']}{checked}, {d['n_train']} train / {d['n_test']} test, "
-            f"sha256 {d['sha256'][:12]}]")
+    return (f"{degraded}{d['source']}{checked}, {d['n_train']} train / {d['n_test']} test, "
+            f"sha256 {d['sha256'][:12]}")
 
 
 def _ok(records: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
@@ -63,7 +64,8 @@ def _undominated(
 def size_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
     """One row per finished compressor cell (long format: a row per seed)."""
     return pd.DataFrame([{
-        "data": data_title(r), "target": r["target"]["label"], "method": r["compressor"]["label"],
+        "data": r["dataset"]["label"], "data source": data_provenance(r),
+        "target": r["target"]["label"], "method": r["compressor"]["label"],
         "seed": r["seed"], "size_bytes": r["size_bytes"], "ratio": r["ratio"],
         "accuracy": r["accuracy"], "target_accuracy": r["target_accuracy"], "delta": r["delta"],
         "agreement": r["agreement"], "compress_seconds": r["compress_seconds"],
@@ -92,7 +94,7 @@ def accuracy_vs_size(
         return [], pd.DataFrame()
     sections = []
     summary_rows = []
-    for (data, target), frame in long.groupby(["data", "target"], sort=True):
+    for (data, source, target), frame in long.groupby(["data", "data source", "target"], sort=True):
         table = []
         for method, runs in frame.groupby("method", sort=False):
             table.append({
@@ -120,7 +122,7 @@ def accuracy_vs_size(
         frame_out = (frame_out.sort_values(["_acc", "bytes"], ascending=[False, True])
                      .drop(columns=["_acc", "_std"]))
         steps = sorted(set(frame["target_steps"]))
-        sections.append((f"accuracy vs size — {target} on {data}; target trained {steps} steps",
+        sections.append((f"accuracy vs size — {target} on {data} [{source}]; target trained {steps} steps",
                          frame_out))
         published = reference_frame(references or [], target)
         if not published.empty:
@@ -132,7 +134,8 @@ def accuracy_vs_size(
 def transfer_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
     """One row per (attack record, eps, source net, evaluated net): long format, a row per seed."""
     frame = pd.DataFrame([{
-        "data": data_title(r), "target_model": r["target"]["label"],
+        "data": r["dataset"]["label"], "data source": data_provenance(r),
+        "target_model": r["target"]["label"],
         "attack": r["attack"]["label"], "seed": r["seed"], "n_attacked": r.get("n_attacked"), **cell,
     } for r in _ok(records, "attack") for cell in r["transfer"]])
     if "relative_transfer" not in frame and not frame.empty:  # records written before it existed
@@ -145,7 +148,7 @@ def transfer(records: list[dict[str, Any]]) -> tuple[list[Section], pd.DataFrame
     long = transfer_frame(records)
     if long.empty:
         return [], pd.DataFrame()
-    keys = ["data", "target_model", "attack", "eps", "source", "target"]
+    keys = ["data", "data source", "target_model", "attack", "eps", "source", "target"]
     summary = (long.groupby(keys, sort=True)
                .agg(accuracy_mean=("accuracy", "mean"), accuracy_std=("accuracy", "std"),
                     transfer_rate_mean=("transfer_rate", "mean"),
@@ -154,7 +157,9 @@ def transfer(records: list[dict[str, Any]]) -> tuple[list[Section], pd.DataFrame
                     relative_transfer_std=("relative_transfer", "std"), seeds=("seed", "nunique"))
                .reset_index())
     sections: list[Section] = []
-    for (data, model, attack), frame in long.groupby(["data", "target_model", "attack"], sort=True):
+    for (label, source, model, attack), frame in long.groupby(
+            ["data", "data source", "target_model", "attack"], sort=True):
+        data = f"{label} [{source}]"
         inputs = "/".join(f"{int(n):,}" for n in sorted(frame["n_attacked"].dropna().unique()))
         attack = f"{attack} ({inputs} test inputs)" if inputs else attack  # the attack's `limit`
         curve = frame.groupby(["source", "target", "eps"], sort=False)["accuracy"].apply(

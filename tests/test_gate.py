@@ -33,6 +33,7 @@ def test_a_fresh_baseline_passes_and_a_raised_one_fails_with_a_table(
 
     entry = next(e for e in stored["entries"] if e["method"] == "ptq-int4")
     entry["accuracy_mean"] += 0.10  # the baseline was 10 points better: a real regression
+    entry["per_seed"] = {seed: value + 0.10 for seed, value in entry["per_seed"].items()}
     stored["entries"].append({**entry, "method": "gone"})
     baseline.write_text(json.dumps(stored))
     assert main(["check", str(smoke_results), "--baseline", str(baseline)]) == 1
@@ -42,11 +43,21 @@ def test_a_fresh_baseline_passes_and_a_raised_one_fails_with_a_table(
     assert "2 regressed or missing" in out
 
 
-def test_seed_variance_widens_the_allowed_drop(smoke_results: Path, tmp_path: Path) -> None:
+def test_same_environment_is_paired_and_another_widens_the_allowed_drop_by_seed_spread(
+    smoke_results: Path, tmp_path: Path
+) -> None:
+    import dataclasses
+
     from innr_bench.gate import check, load_baseline, write_baseline
 
     baseline = write_baseline(smoke_results, tmp_path / "b.json")
-    table = check(smoke_results, baseline, 0.5).set_index("method")
+    paired = check(smoke_results, baseline, 0.5).set_index("method")
+    assert set(paired["mode"]) == {"paired"} and set(paired["allowed pt"]) == {0.5}
+    elsewhere = dataclasses.replace(baseline, entries=[  # as if recorded on another machine
+        dataclasses.replace(e, environment={**e.environment, "device_name": "another CPU"})
+        for e in baseline.entries])
+    table = check(smoke_results, elsewhere, 0.5).set_index("method")
+    assert set(table["mode"]) == {"spread"}
     noisy = table.loc["innr-siren-small"]
     entry = next(e for e in baseline.entries if e.method == "innr-siren-small")
     standard_error = (2 * entry.accuracy_std**2 / entry.seeds) ** 0.5  # same results on both sides
@@ -81,11 +92,12 @@ def test_bad_tolerance_and_results_dir_exit_2(smoke_results: Path, tmp_path: Pat
     assert "not a results directory" in capsys.readouterr().err
 
 
-def test_compare_prints_two_result_sets_side_by_side(smoke_results: Path,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_compare_reports_every_cell_of_two_identical_result_sets_as_within_tolerance(
+    smoke_results: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["compare", str(smoke_results), str(smoke_results)]) == 0
     out = capsys.readouterr().out
-    assert "B - A pt" in out and "ptq-int4" in out and "2/2" in out
+    assert "8 of 8 cells within tolerance" in out and "paired" in out and "ptq-int4" in out
 
 
 def test_a_grown_size_is_a_regression_even_at_equal_accuracy(smoke_results: Path, tmp_path: Path) -> None:

@@ -1,0 +1,212 @@
+"""Do two result sets agree? Cell by cell where that is meaningful, setting by setting where not.
+
+A cell is one (data, target, kind, component, seed). Two records of the same cell made in the
+same environment (torch, device kind and name, CPU threads, numerics) from the same seed compute
+the same thing, so they are compared **paired**: the cell agrees when its accuracy differs by at
+most the tolerance (0.5 point by default; numerically identical runs differ by 0). When the
+environments differ (or one side does not record its environment, as records written before
+innr-bench recorded it), the same seed no longer gives the same target, and a setting is
+compared by its **spread**: the means over seeds agree when they differ by at most the larger of
+the tolerance and two standard errors of the difference; each of its cells takes that verdict.
+
+Compressor cells compare their accuracy; attack cells compare every (eps, source, evaluated net)
+accuracy and report the largest difference."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from innr_bench.errors import ConfigError
+from innr_bench.records import Identity, identity, setting
+from innr_bench.store import ResultStore
+
+DEFAULT_TOLERANCE_PT = 0.5
+ENVIRONMENT_FIELDS = ("innr_bench", "git_commit", "python", "platform", "device", "device_name",
+                      "torch_threads")
+
+
+@dataclass
+class Comparison:
+    """The verdict on every cell, per setting, and what differs between the environments."""
+
+    table: pd.DataFrame  # a row per setting: values, differences, mode, verdict
+    cells: int = 0
+    agreeing: int = 0
+    differing: list[str] = field(default_factory=list)  # "setting seed s: a -> b"
+    missing: list[str] = field(default_factory=list)  # cells on one side only
+    environment: pd.DataFrame = field(default_factory=pd.DataFrame)  # field, A, B where they differ
+    tolerance_pt: float = DEFAULT_TOLERANCE_PT
+
+    def summary(self) -> str:
+        line = (f"{self.agreeing} of {self.cells} cells within tolerance ({self.tolerance_pt:g} pt paired "
+                f"per seed in the same environment; else per setting, the larger of {self.tolerance_pt:g} "
+                f"pt and 2 standard errors)")
+        if self.differing:
+            shown = "; ".join(self.differing[:5]) + ("; ..." if len(self.differing) > 5 else "")
+            line += f"; {len(self.differing)} differ: {shown}"
+        if self.missing:
+            line += f"; {len(self.missing)} on one side only"
+        return line
+
+    def ok(self) -> bool:
+        return not self.differing
+
+
+def load(results_dir: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """A result set's current finished records and its manifest; a clear error if it is none."""
+    store = ResultStore(results_dir)
+    if not (store.records_dir.is_dir() and store.manifest_path.is_file()):
+        raise ConfigError(f"{results_dir}: not a results directory (needs manifest.json and records/); "
+                          "pass the directory `innr-bench run` wrote, e.g. runs/mnist or results/mnist")
+    return [r for r in store.records() if r.get("status") == "ok"], store.manifest()
+
+
+def values(record: dict[str, Any]) -> dict[str, float]:
+    """What a cell measured, in accuracy points, by name."""
+    if record["kind"] == "compressor":
+        return {"accuracy": 100 * record["accuracy"]}
+    return {f"eps {row['eps']:g} {row['source']}->{row['target']}": 100 * row["accuracy"]
+            for row in record["transfer"]}
+
+
+def environment_of(record: dict[str, Any]) -> dict[str, Any] | None:
+    """The environment that entered the record's key; None when the record predates it."""
+    return record.get("environment")
+
+
+def compare(a: Path, b: Path, tolerance_pt: float = DEFAULT_TOLERANCE_PT) -> Comparison:
+    """Compare result set `b` against `a` (the reference)."""
+    records_a, manifest_a = load(a)
+    records_b, manifest_b = load(b)
+    by_a = {identity(r): r for r in records_a}
+    by_b = {identity(r): r for r in records_b}
+    settings: dict[tuple[str, ...], list[Identity]] = defaultdict(list)
+    for cell in sorted(set(by_a) | set(by_b), key=str):
+        settings[cell[:4]].append(cell)
+    result = Comparison(pd.DataFrame(), tolerance_pt=tolerance_pt)
+    rows = []
+    for key, cells in settings.items():
+        pairs = [(by_a[c], by_b[c]) for c in cells if c in by_a and c in by_b]
+        result.missing += [f"{'/'.join(map(str, c))} only in {'A' if c in by_a else 'B'}"
+                           for c in cells if not (c in by_a and c in by_b)]
+        if not pairs:
+            continue
+        result.cells += len(pairs)
+        row, verdicts = _compare_setting(key, pairs, tolerance_pt)
+        rows.append(row)
+        for (ra, _), fine, worst in verdicts:
+            if fine:
+                result.agreeing += 1
+            else:
+                result.differing.append(f"{' / '.join(setting(ra))} seed {ra['seed']}: {worst}")
+    result.table = pd.DataFrame(rows)
+    result.environment = environment_differences(manifest_a, manifest_b, records_a, records_b)
+    return result
+
+
+def _compare_setting(
+    key: tuple[str, ...], pairs: list[tuple[dict[str, Any], dict[str, Any]]], tolerance_pt: float
+) -> tuple[dict[str, Any], list[tuple[tuple[dict[str, Any], dict[str, Any]], bool, str]]]:
+    """One table row for a setting and each pair's (records, within tolerance, largest change)."""
+    paired = all(environment_of(ra) is not None and environment_of(ra) == environment_of(rb)
+                 for ra, rb in pairs)
+    names = list(values(pairs[0][0]))
+    worst_by_pair = []
+    for ra, rb in pairs:
+        va, vb = values(ra), values(rb)
+        diffs = {n: vb[n] - va[n] for n in names if n in va and n in vb}
+        name = max(diffs, key=lambda n: abs(diffs[n])) if diffs else ""
+        worst_by_pair.append((name, diffs.get(name, math.nan), va.get(name, math.nan),
+                              vb.get(name, math.nan)))
+    means: dict[str, tuple[float, float, float]] = {}
+    if paired:
+        allowed = tolerance_pt
+        verdicts = [((ra, rb), abs(d) <= allowed + 1e-9, f"{n} {a:.2f} -> {b:.2f}")
+                    for (ra, rb), (n, d, a, b) in zip(pairs, worst_by_pair)]
+        shift = max((d for _, d, _, _ in worst_by_pair), key=abs, default=0.0)
+    else:  # per setting: means over seeds, for every measured value
+        allowed, shift, fine = tolerance_pt, 0.0, True
+        for n in names:
+            xa = [values(ra).get(n) for ra, _ in pairs]
+            xb = [values(rb).get(n) for _, rb in pairs]
+            if any(v is None for v in xa + xb):
+                continue
+            error = math.sqrt(_var(xa) / len(xa) + _var(xb) / len(xb))
+            limit = max(tolerance_pt, 2 * error)
+            diff = sum(xb) / len(xb) - sum(xa) / len(xa)
+            means[n] = (sum(xa) / len(xa), sum(xb) / len(xb), limit)
+            if abs(diff) > abs(shift):
+                shift, allowed = diff, limit
+            fine = fine and abs(diff) <= limit + 1e-9
+        worst = max(means, key=lambda n: abs(means[n][1] - means[n][0])) if means else ""
+        text = f"mean {worst} {means[worst][0]:.2f} -> {means[worst][1]:.2f}" if worst else ""
+        verdicts = [((ra, rb), fine, text) for ra, rb in pairs]
+    first_a, first_b = pairs[0]
+    size = [first_a.get("size_bytes"), first_b.get("size_bytes")] if key[2] == "compressor" else [None, None]
+    mean_a = sum(values(ra)[names[0]] for ra, _ in pairs) / len(pairs) if key[2] == "compressor" else None
+    mean_b = sum(values(rb)[names[0]] for _, rb in pairs) / len(pairs) if key[2] == "compressor" else None
+    row = {"data": key[0], "target": key[1], "kind": key[2], "setting": key[3], "seeds": len(pairs),
+           "mode": "paired" if paired else "spread",
+           "A %": None if mean_a is None else round(mean_a, 2),
+           "B %": None if mean_b is None else round(mean_b, 2),
+           "largest Δ pt": round(shift, 2),
+           "allowed pt": round(allowed, 2),
+           # whatever the mode: the largest change of one cell against the same seed
+           "same-seed max |Δ| pt": round(max((abs(d) for _, d, _, _ in worst_by_pair), default=0.0), 2),
+           "A bytes": size[0], "B bytes": size[1],
+           "status": "ok" if all(v[1] for v in verdicts) else "DIFFERS"}
+    return row, verdicts
+
+
+def _var(xs: list[float]) -> float:
+    """Sample variance (0 for one value)."""
+    if len(xs) < 2:
+        return 0.0
+    mean = sum(xs) / len(xs)
+    return sum((x - mean) ** 2 for x in xs) / (len(xs) - 1)
+
+
+def environment_differences(
+    manifest_a: dict[str, Any], manifest_b: dict[str, Any],
+    records_a: list[dict[str, Any]], records_b: list[dict[str, Any]],
+) -> pd.DataFrame:
+    """Environment fields (and package versions, and the cells' key environments) that differ."""
+    env_a, env_b = manifest_a.get("environment", {}), manifest_b.get("environment", {})
+    rows = [(name, env_a.get(name), env_b.get(name)) for name in ENVIRONMENT_FIELDS
+            if env_a.get(name) != env_b.get(name)]
+    packages_a, packages_b = env_a.get("packages", {}), env_b.get("packages", {})
+    rows += [(f"package {name}", packages_a.get(name), packages_b.get(name))
+             for name in sorted(set(packages_a) | set(packages_b))
+             if packages_a.get(name) != packages_b.get(name)]
+    keys_a = {str(environment_of(r)) for r in records_a}
+    keys_b = {str(environment_of(r)) for r in records_b}
+    if keys_a != keys_b:
+        rows.append(("cells' environment", "; ".join(sorted(keys_a)), "; ".join(sorted(keys_b))))
+    return pd.DataFrame(rows, columns=["field", "A", "B"])
+
+
+def render(comparison: Comparison, a: Path, b: Path) -> str:
+    """The report as markdown: summary, settings that differ (or all), environment differences."""
+    from tabulate import tabulate
+
+    lines = [f"# Reproducibility: {b} against {a}", "", comparison.summary(), ""]
+    table = comparison.table
+    if not table.empty:
+        shown = table.astype(object).where(table.notna(), "")
+        lines += [tabulate(shown, headers="keys", tablefmt="github", showindex=False), ""]
+    if comparison.missing:
+        lines += ["Cells on one side only: " + "; ".join(comparison.missing[:20])
+                  + (" ..." if len(comparison.missing) > 20 else ""), ""]
+    if comparison.environment.empty:
+        lines.append("Environments: no differences recorded.")
+    else:
+        lines += ["Environment differences:", "",
+                  tabulate(comparison.environment.astype(str), headers="keys", tablefmt="github",
+                           showindex=False)]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,123 @@
+"""Runs measure in their own environment, and say whether they reproduce another result set."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from innr_bench.cache import TensorCache
+from innr_bench.cli import main
+from innr_bench.config import Suite, parse_suite
+from innr_bench.executors import LocalExecutor
+from innr_bench.reproduce import compare
+from innr_bench.runner import Runner
+from innr_bench.store import ResultStore
+
+
+@pytest.fixture(scope="module")
+def small(repo_root: Path) -> Suite:
+    doc = yaml.safe_load((repo_root / "suites" / "smoke.yaml").read_text())
+    doc["compressors"] = doc["compressors"][:3]
+    return parse_suite(doc)
+
+
+@pytest.fixture(scope="module")
+def two_runs(small: Suite, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The same suite twice from scratch (separate caches): same environment, same seeds."""
+    root = tmp_path_factory.mktemp("reproduce")
+    for name in ("a", "b"):
+        Runner(small, out_dir=root / name, device="cpu", cache=TensorCache(root / f"cache-{name}")).run()
+    return root / "a" / "smoke", root / "b" / "smoke"
+
+
+def _rewrite(results: Path, change: Any) -> None:
+    """Apply `change` to every record of a result set (re-sealed, as if computed so)."""
+    store = ResultStore(results)
+    for record in store.records():
+        change(record)
+        store.put(record)
+
+
+def test_a_rerun_from_scratch_reproduces_every_cell_paired(two_runs: tuple[Path, Path]) -> None:
+    result = compare(*two_runs)
+    assert result.cells == 8 and result.agreeing == 8 and result.ok()
+    assert set(result.table["mode"]) == {"paired"} and set(result.table["largest Δ pt"]) == {0.0}
+    assert result.summary().startswith("8 of 8 cells within tolerance")
+    assert result.environment.empty
+
+
+def test_a_changed_cell_is_named_and_the_cli_exits_1(
+    two_runs: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    changed = tmp_path / "smoke"
+    shutil.copytree(two_runs[1], changed)
+
+    def one_point_worse(record: dict[str, Any]) -> None:
+        if record.get("compressor", {}).get("label") == "ptq-int4" and record["seed"] == 1:
+            record["accuracy"] -= 0.01
+
+    _rewrite(changed, one_point_worse)
+    result = compare(two_runs[0], changed)
+    assert (result.cells, result.agreeing) == (8, 7)
+    assert "ptq-int4 seed 1: accuracy 100.00 -> 99.00" in result.summary()
+    assert main(["compare", str(two_runs[0]), str(changed)]) == 1
+    out = capsys.readouterr().out
+    assert "7 of 8 cells within tolerance" in out and "; 1 differ: " in out and "DIFFERS" in out
+
+
+def test_unknown_or_different_environments_compare_by_seed_spread(
+    two_runs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    import shutil
+
+    old = tmp_path / "smoke"
+    shutil.copytree(two_runs[0], old)
+    _rewrite(old, lambda record: record.pop("environment"))  # as records written before it
+    result = compare(old, two_runs[1])
+    assert set(result.table["mode"]) == {"spread"} and result.ok()
+    assert "cells' environment" in set(result.environment["field"])
+
+
+def test_cells_made_in_another_environment_are_recomputed_unless_asked(
+    small: Suite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = Runner(small, out_dir=tmp_path, device="cpu", cache=TensorCache(tmp_path / "cache")).run()
+    assert first.computed == 8
+    again = Runner(small, out_dir=tmp_path, device="cpu", cache=TensorCache(tmp_path / "cache")).run()
+    assert (again.computed, again.skipped) == (0, 8)
+
+    here = LocalExecutor().environment
+    monkeypatch.setattr(LocalExecutor, "environment",
+                        lambda self, device: {**here(device), "device_name": "another machine"})
+    elsewhere = Runner(small, out_dir=tmp_path, device="cpu", cache=TensorCache(tmp_path / "cache")).run()
+    assert (elsewhere.computed, elsewhere.skipped) == (8, 0)
+    assert "train" in elsewhere.stage_seconds  # not even the trained targets were taken
+    records = ResultStore(tmp_path / "smoke").records(current_only=False)
+    assert len(records) == 16  # nothing computed is lost: both environments' records are kept
+    monkeypatch.setattr(LocalExecutor, "environment",
+                        lambda self, device: {**here(device), "device_name": "a third machine"})
+    asked = Runner(small, out_dir=tmp_path, device="cpu", reuse="any",
+                   cache=TensorCache(tmp_path / "cache")).run()
+    assert (asked.computed, asked.skipped) == (0, 8)
+
+
+def test_run_ends_with_the_reproducibility_summary_against_the_published_set(
+    small: Suite, repo_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    suite = repo_root / "suites" / "smoke.yaml"
+    args = ["run", str(suite), "--no-progress", "--device", "cpu"]
+    assert main([*args, "--out", str(tmp_path / "published"), "--reference", "none"]) == 0
+    capsys.readouterr()
+    assert main([*args, "--out", str(tmp_path / "mine"), "--reference", str(tmp_path / "published")]) == 0
+    out = capsys.readouterr().out
+    assert "reproducibility against" in out and "14 of 14 cells within tolerance" in out
+    report = (tmp_path / "mine" / "smoke" / "reproducibility.md").read_text()
+    assert "| paired |" in report
+    manifest = json.loads((tmp_path / "mine" / "smoke" / "manifest.json").read_text())
+    assert manifest["runs"][-1]["environment"]["device"] == "cpu"
