@@ -178,10 +178,10 @@ def environment_differences(
 ) -> pd.DataFrame:
     """Environment fields (and package versions, and the cells' key environments) that differ."""
     env_a, env_b = manifest_a.get("environment", {}), manifest_b.get("environment", {})
-    rows = [(name, env_a.get(name), env_b.get(name)) for name in ENVIRONMENT_FIELDS
+    rows = [(name, _shown(env_a.get(name)), _shown(env_b.get(name))) for name in ENVIRONMENT_FIELDS
             if env_a.get(name) != env_b.get(name)]
     packages_a, packages_b = env_a.get("packages", {}), env_b.get("packages", {})
-    rows += [(f"package {name}", packages_a.get(name), packages_b.get(name))
+    rows += [(f"package {name}", _shown(packages_a.get(name)), _shown(packages_b.get(name)))
              for name in sorted(set(packages_a) | set(packages_b))
              if packages_a.get(name) != packages_b.get(name)]
     keys_a = {str(environment_of(r)) for r in records_a}
@@ -189,6 +189,10 @@ def environment_differences(
     if keys_a != keys_b:
         rows.append(("cells' environment", "; ".join(sorted(keys_a)), "; ".join(sorted(keys_b))))
     return pd.DataFrame(rows, columns=["field", "A", "B"])
+
+
+def _shown(value: Any) -> str:
+    return "not recorded" if value is None else str(value)
 
 
 def render(comparison: Comparison, a: Path, b: Path) -> str:
