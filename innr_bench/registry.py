@@ -47,6 +47,9 @@ class Registry(Generic[T]):
             doc = description or _first_line(inspect.getdoc(factory))
             self._entries[name] = Entry(name, factory, doc, tuple(aliases), dict(defaults or {}))
             self._aliases.update({alias: name for alias in aliases})
+            hook = getattr(factory, "registered_as", None)  # e.g. a compressor learns its name
+            if callable(hook):
+                hook(name)
             return factory
 
         return decorator

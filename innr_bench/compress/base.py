@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import copy
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import torch
 from torch import nn
@@ -69,6 +70,44 @@ class Compressor(Protocol):
 
     @staticmethod
     def decode(tensors: Mapping[str, torch.Tensor], meta: Mapping[str, Any]) -> dict[str, torch.Tensor]: ...
+
+
+@dataclass
+class Encoding:
+    """What a compressor's `encode` produces; `BaseCompressor.compress` adds the rest."""
+
+    tensors: dict[str, torch.Tensor]  # everything stored for the weights (buffers are added)
+    meta: dict[str, Any]  # what `decode` needs besides the tensors
+    info: dict[str, Any] = field(default_factory=dict)  # fit statistics, the storage column
+    buffers_from: nn.Module | None = None  # whose buffers are stored (default: the model given)
+
+
+class BaseCompressor:
+    """The steps every compressor shares: timing, storing the model's buffers, counting the
+    stored bytes, and naming the representation by the name it is registered under (so
+    `Compressed.reconstruct` finds its decoder). Subclasses implement `encode` and `decode`."""
+
+    name: ClassVar[str] = ""  # set by the registry
+    data_free: bool = True
+
+    @classmethod
+    def registered_as(cls, name: str) -> None:
+        """Called by the registry: the name this class's representations carry."""
+        cls.name = name
+
+    def encode(self, model: nn.Module, ctx: CompressContext, **options: Any) -> Encoding:
+        raise NotImplementedError
+
+    def compress(self, model: nn.Module, ctx: CompressContext, **options: Any) -> Compressed:
+        """`encode`, timed, with the buffers added and every stored byte counted."""
+        if not self.name:
+            raise TypeError(f"{type(self).__name__} is not registered: decorate it with "
+                            "@COMPRESSORS.register(name)")
+        start = time.perf_counter()
+        encoding = self.encode(model, ctx, **options)
+        tensors = with_buffers(encoding.buffers_from or model, encoding.tensors)
+        info = {**encoding.info, "seconds": time.perf_counter() - start}
+        return Compressed(self.name, tensors, encoding.meta, payload_bytes(tensors), info)
 
 
 def named_weights(model: nn.Module) -> dict[str, torch.Tensor]:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import copy
 import math
-import time
 from collections.abc import Mapping
 from typing import Annotated, Any
 
@@ -24,7 +23,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from innr_bench.compress.base import CompressContext, Compressed, named_weights, payload_bytes, with_buffers
+from innr_bench.compress.base import BaseCompressor, CompressContext, Encoding, named_weights
 from innr_bench.compress.bitpack import packed_bytes
 from innr_bench.compress.finetune import SharedWeight, train_through
 from innr_bench.compress.huffman import (
@@ -56,7 +55,7 @@ def _per_tensor(value: float | list[Any], names: list[str], key: str) -> dict[st
 
 
 @COMPRESSORS.register("deep-compression")
-class DeepCompression:
+class DeepCompression(BaseCompressor):
     """Deep Compression: iterative pruning + retraining, k-means sharing with trained centroids, Huffman."""
 
     data_free = False
@@ -78,8 +77,7 @@ class DeepCompression:
 
     # -- compress -----------------------------------------------------------------------------
 
-    def compress(self, model: nn.Module, ctx: CompressContext) -> Compressed:
-        start = time.perf_counter()
+    def encode(self, model: nn.Module, ctx: CompressContext, **options: Any) -> Encoding:
         if ctx.data is None:
             raise ConfigError("deep-compression retrains on the training data, which this run does not "
                               "provide")
@@ -100,13 +98,12 @@ class DeepCompression:
         shared = {n: kmeans_1d(weights[n][masks[n]], 2 ** bits[n]) for n in names}
         steps += self._finetune_centroids(model, masks, shared, ctx, lr)
         tensors, meta, layers = self._encode(named_weights(model), masks, bits, names)
-        tensors = with_buffers(model, tensors)
         kept = sum(int(m.sum()) for m in masks.values())
-        info = {"seconds": time.perf_counter() - start, "train_steps": steps,
+        info = {"train_steps": steps,
                 "sparsity": 1 - kept / sum(masks[n].numel() for n in names),
                 "storage": "Huffman(relative positions) + Huffman(k-means codes) + fp32 codebooks",
                 "layers": layers}
-        return Compressed("deep-compression", tensors, meta, payload_bytes(tensors), info)
+        return Encoding(tensors, meta, info, buffers_from=model)
 
     def _retrain(
         self, model: nn.Module, masks: Mapping[str, torch.Tensor], ctx: CompressContext,

@@ -5,7 +5,6 @@ codebooks on the training data (the assignments stay fixed), which makes the set
 from __future__ import annotations
 
 import copy
-import time
 from collections.abc import Mapping
 from typing import Annotated, Any
 
@@ -13,7 +12,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from innr_bench.compress.base import CompressContext, Compressed, named_weights, payload_bytes, with_buffers
+from innr_bench.compress.base import BaseCompressor, CompressContext, Encoding, named_weights
 from innr_bench.compress.bitpack import pack_bits, unpack_bits
 from innr_bench.compress.finetune import SharedWeight, train_through
 from innr_bench.registry import COMPRESSORS
@@ -56,7 +55,7 @@ def unpack_shared(tensors: Mapping[str, torch.Tensor], name: str, bits: int, cou
 
 
 @COMPRESSORS.register("kmeans")
-class KMeansSharing:
+class KMeansSharing(BaseCompressor):
     """Weight sharing: per-tensor k-means codebook (2^bits fp32 values) + bit-packed indices."""
 
     def __init__(
@@ -68,8 +67,7 @@ class KMeansSharing:
         self.bits, self.finetune_epochs, self.finetune_lr = bits, finetune_epochs, finetune_lr
         self.data_free = finetune_epochs is None
 
-    def compress(self, model: nn.Module, ctx: CompressContext) -> Compressed:
-        start = time.perf_counter()
+    def encode(self, model: nn.Module, ctx: CompressContext, **options: Any) -> Encoding:
         weights = named_weights(model)
         shared = {name: kmeans_1d(weight, 2**self.bits) for name, weight in weights.items()}
         steps = 0
@@ -84,11 +82,10 @@ class KMeansSharing:
         for name, (codebook, index) in shared.items():
             tensors |= shared_tensors(name, codebook, index, self.bits)
         meta = {"bits": self.bits, "shapes": {n: list(w.shape) for n, w in weights.items()}}
-        tensors = with_buffers(model, tensors)
         tuned = f" (codebooks trained {steps} steps)" if self.finetune_epochs else ""
-        return Compressed("kmeans", tensors, meta, payload_bytes(tensors),
-                          {"seconds": time.perf_counter() - start, "finetune_steps": steps,
-                           "storage": f"{self.bits}-bit indices + fp32 codebook per tensor{tuned}"})
+        return Encoding(tensors, meta, {"finetune_steps": steps, "storage":
+                                        f"{self.bits}-bit indices + fp32 codebook per tensor{tuned}"},
+                        buffers_from=model)  # the trained copy's batch-norm statistics
 
     @staticmethod
     def decode(tensors: Mapping[str, torch.Tensor], meta: Mapping[str, Any]) -> dict[str, torch.Tensor]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import math
-import time
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal
 
@@ -19,7 +18,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from innr_bench.compress.base import CompressContext, Compressed, named_weights, payload_bytes, with_buffers
+from innr_bench.compress.base import BaseCompressor, CompressContext, Encoding, named_weights
 from innr_bench.compress.kmeans import CodebookBits, pack_shared, unpack_shared
 from innr_bench.compress.sparse import decode_mask, encode_mask
 from innr_bench.errors import ConfigError
@@ -55,10 +54,9 @@ def mask_keeper(model: nn.Module, masks: Mapping[str, torch.Tensor]) -> Callable
     return apply_masks
 
 
-class _Pruning:
+class _Pruning(BaseCompressor):
     """Shared by every pruning method: masks -> optional retraining -> sparse storage."""
 
-    name = ""
     unit: Unit = "entry"
 
     def __init__(
@@ -77,8 +75,7 @@ class _Pruning:
         """Boolean keep-mask (the weight's shape) for every prunable tensor."""
         raise NotImplementedError
 
-    def compress(self, model: nn.Module, ctx: CompressContext) -> Compressed:
-        start = time.perf_counter()
+    def encode(self, model: nn.Module, ctx: CompressContext, **options: Any) -> Encoding:
         weights = named_weights(model)
         masks = self.masks(weights)
         finetune: dict[str, Any] = {}
@@ -96,12 +93,11 @@ class _Pruning:
         meta = {"bits": self.bits, "unit": self.unit, "tensors": layout}
         formats = sorted({t["mask"] for t in layout.values()} - {"dense"}) or ["dense"]
         values = "fp32 values" if self.bits is None else f"{self.bits}-bit k-means values"
-        info = {"seconds": time.perf_counter() - start, "sparsity": zeros / total,
+        info = {"sparsity": zeros / total,
                 "storage": f"{' + '.join(formats)} + {values}",
                 "mask_formats": {name: t["mask"] for name, t in layout.items()},
                 "finetune_epochs": self.finetune_epochs, "finetune_steps": finetune.get("steps", 0)}
-        tensors = with_buffers(source, tensors)
-        return Compressed(self.name, tensors, meta, payload_bytes(tensors), info)
+        return Encoding(tensors, meta, info, buffers_from=source)
 
     def _finetune(
         self, model: nn.Module, masks: Mapping[str, torch.Tensor], ctx: CompressContext
@@ -171,7 +167,6 @@ class _Pruning:
 class GlobalMagnitudePruning(_Pruning):
     """Unstructured: zero the smallest-magnitude weights across all layers (one global threshold)."""
 
-    name = "prune-global"
 
     def masks(self, weights: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         names = prunable(weights)
@@ -185,7 +180,6 @@ class GlobalMagnitudePruning(_Pruning):
 class LayerMagnitudePruning(_Pruning):
     """Unstructured: zero the same fraction of smallest-magnitude weights in every layer."""
 
-    name = "prune-layer"
 
     def masks(self, weights: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         return {n: smallest(weights[n].abs(), round(self.sparsity * weights[n].numel()))
@@ -197,7 +191,6 @@ class FilterPruning(_Pruning):
     """Structured: remove the fraction of output filters/neurons with the smallest L1 norm in every
     layer but the classifier (the last weight matrix, whose rows are the classes)."""
 
-    name = "prune-filters"
     unit = "row"
 
     def masks(self, weights: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:

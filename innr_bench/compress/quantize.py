@@ -6,7 +6,6 @@ straight-through gradients (quantization-aware fine-tuning), which makes the set
 from __future__ import annotations
 
 import copy
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -15,7 +14,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from innr_bench.compress.base import CompressContext, Compressed, named_weights, payload_bytes, with_buffers
+from innr_bench.compress.base import BaseCompressor, CompressContext, Encoding, named_weights
 from innr_bench.compress.bitpack import pack_bits, unpack_bits
 from innr_bench.compress.finetune import train_through
 from innr_bench.errors import ConfigError
@@ -102,7 +101,7 @@ def unpack_quantized(
 
 
 @COMPRESSORS.register("quantize")
-class Quantize:
+class Quantize(BaseCompressor):
     """Post-training weight quantization: uniform, symmetric or asymmetric, per-channel or per-tensor."""
 
     def __init__(
@@ -119,8 +118,7 @@ class Quantize:
         self.finetune_epochs, self.finetune_lr = finetune_epochs, finetune_lr
         self.data_free = finetune_epochs is None
 
-    def compress(self, model: nn.Module, ctx: CompressContext) -> Compressed:
-        start = time.perf_counter()
+    def encode(self, model: nn.Module, ctx: CompressContext, **options: Any) -> Encoding:
         tensors: dict[str, torch.Tensor] = {}
         steps = 0
         if self.finetune_epochs:
@@ -141,10 +139,9 @@ class Quantize:
                 "shapes": {name: list(w.shape) for name, w in weights.items()}}
         zero_points = f" + {self.bits}-bit zero points" if self.scheme == "asymmetric" else ""
         tuned = f", quantization-aware {steps} steps" if self.finetune_epochs else ""
-        info = {"seconds": time.perf_counter() - start, "finetune_steps": steps,
+        info = {"finetune_steps": steps,
                 "storage": f"{self.bits}-bit codes + fp32 scales{zero_points} ({self.granularity}{tuned})"}
-        tensors = with_buffers(model, tensors)
-        return Compressed("quantize", tensors, meta, payload_bytes(tensors), info)
+        return Encoding(tensors, meta, info, buffers_from=model)
 
     @staticmethod
     def decode(tensors: Mapping[str, torch.Tensor], meta: Mapping[str, Any]) -> dict[str, torch.Tensor]:

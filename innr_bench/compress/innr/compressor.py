@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
@@ -12,8 +11,9 @@ from pydantic import Field
 from torch import nn
 
 from innr_bench.compress.base import (
+    BaseCompressor,
     CompressContext,
-    Compressed,
+    Encoding,
     fp32_bytes,
     named_weights,
     payload_bytes,
@@ -74,7 +74,7 @@ PositiveFloat = Annotated[float, Field(gt=0)]
 
 
 @COMPRESSORS.register("innr-siren")
-class InnrSiren:
+class InnrSiren(BaseCompressor):
     """INNR: a SIREN from weight coordinates to values; recipes `fast`, `seed` (data-free weight
     fits), `distill` (then distilled on training images) and `distill-noise` (on synthetic ones)."""
 
@@ -187,12 +187,11 @@ class InnrSiren:
             low, high = (middle, high) if self.stored_bytes(middle, fixed_bytes) <= budget else (low, middle)
         return low, budget
 
-    def compress(
+    def encode(
         self, model: nn.Module, ctx: CompressContext, checkpoint: Checkpoint | None = None,
-        checkpoint_every: int = 25,
-    ) -> Compressed:
+        checkpoint_every: int = 25, **options: Any,
+    ) -> Encoding:
         """Fit the INNR; `checkpoint(epoch, fit_seconds)` may inspect `self.partial` while fitting."""
-        start = time.perf_counter()
         weights = named_weights(model)
         meta = {
             "recipe": self.recipe,
@@ -232,16 +231,15 @@ class InnrSiren:
         tensors = {f"siren.{k}": v for k, v in packed.items()}
         tensors["stats"] = stats
         field_bytes = payload_bytes({k: v for k, v in tensors.items() if k.startswith("siren.")})
-        tensors = with_buffers(model, tensors)
-        size = payload_bytes(tensors)
+        size = payload_bytes(with_buffers(model, tensors))  # what compress() will count
         info = {**fit, "innr_parameters": sum(p.numel() for p in siren.parameters()),
-                "seconds": time.perf_counter() - start, "settings": self.settings,
+                "settings": self.settings,
                 "storage": self.describe_storage(meta["architecture"]["width"]),
                 # the share of the stored bytes that is the field itself (the rest: stats, buffers)
                 "field_share": field_bytes / size,
                 "precision": self.precision,
                 **({"budget": {"bytes": chosen[1], "width": chosen[0]}} if chosen else {})}
-        return Compressed("innr-siren", tensors, meta, size, info)
+        return Encoding(tensors, meta, info)
 
     def describe_storage(self, width: int) -> str:
         """The storage column: the field, its precision and coding, the stats, the fine-tuning."""
