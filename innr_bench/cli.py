@@ -68,8 +68,14 @@ def build_parser() -> argparse.ArgumentParser:
     lister.add_argument("--plugin", action="append", default=[], metavar="MODULE",
                         help="import MODULE first (registers components from outside innr-bench)")
 
-    report = sub.add_parser("report", help="rewrite leaderboards from stored records")
-    report.add_argument("results_dir", type=Path, help="a suite's results dir, e.g. results/mnist")
+    report = sub.add_parser("report", help="rewrite leaderboards from stored records, or write a "
+                            "static site of published results (--site)")
+    report.add_argument("results_dir", type=Path, nargs="*",
+                        help="a suite's results dir, e.g. results/mnist; with --site, suites or roots "
+                        "holding several (default: results)")
+    report.add_argument("--site", type=Path, metavar="DIR",
+                        help="write a static site (index of suites, sortable leaderboards, plots, "
+                        "provenance) to DIR; open DIR/index.html in a browser, no server needed")
     report.add_argument("--format", nargs="+", choices=("md", "csv", "latex", "tex", "html"),
                         default=["md", "csv", "latex", "html"],
                         help="formats to write (latex = booktabs .tex); plots are always written")
@@ -270,11 +276,20 @@ def cmd_report(args: argparse.Namespace) -> int:
     from innr_bench.errors import ConfigError
     from innr_bench.report import write_leaderboards
 
-    if not (args.results_dir / "records").is_dir():
-        raise ConfigError(f"{args.results_dir}: not a results directory (no records/ inside); "
+    if args.site is not None:
+        from innr_bench.site import write_site
+
+        pages = write_site(args.results_dir or [Path("results")], args.site)
+        print(f"site: {pages[0]} ({len(pages) - 1} suites)")
+        return 0
+    if len(args.results_dir) != 1:
+        raise ConfigError("report: give one suite's results dir, e.g. results/mnist (or --site DIR)")
+    results_dir = args.results_dir[0]
+    if not (results_dir / "records").is_dir():
+        raise ConfigError(f"{results_dir}: not a results directory (no records/ inside); "
                           "pass the directory `innr-bench run` wrote, e.g. results/mnist")
     formats = tuple(dict.fromkeys("tex" if f == "latex" else f for f in args.format))
-    written = write_leaderboards(args.results_dir, formats)
+    written = write_leaderboards(results_dir, formats)
     for path in written.values():
         print(path)
     return 0
