@@ -111,7 +111,8 @@ def provenance_html(manifest: dict[str, Any]) -> str:
     rows = [(k, v) for k, v in env.items() if k != "packages"]
     rows += [(f"package {k}", v) for k, v in sorted(env.get("packages", {}).items())]
     env_table = table_html(pd.DataFrame(rows, columns=["field", "value"]).astype(str))
-    datasets = pd.DataFrame([{"label": label, **info} for label, info in manifest.get("datasets", {}).items()])
+    datasets = pd.DataFrame([{"label": label, **info}
+                             for label, info in manifest.get("datasets", {}).items()])
     runs = pd.DataFrame([{k: (json.dumps(v) if isinstance(v, dict) else v) for k, v in run.items()}
                          for run in manifest.get("runs", [])])
     parts = ["<h2>Provenance</h2>", "<h3>Environment</h3>", env_table]
@@ -137,7 +138,8 @@ def suite_page(results: Path, out: Path) -> dict[str, Any]:
     if not transfers.empty:
         plots += transfer_heatmaps(transfers, out) + accuracy_vs_eps(transfers, out)
     images = [p for p in plots if p.suffix == ".png"]
-    body = [f"<p><a href=\"../index.html\">all suites</a></p><h1>{html.escape(suite.get('name', results.name))}</h1>",
+    name = suite.get("name", results.name)
+    body = [f"<p><a href=\"../index.html\">all suites</a></p><h1>{html.escape(name)}</h1>",
             f"<p>{html.escape(suite.get('description', ''))}</p>",
             f"<p>{len(records)} cells; click a column header to sort.</p>",
             "<h2>Accuracy vs size</h2>", f"<p class=\"caption\">{html.escape(SIZE_CAPTION)}</p>",

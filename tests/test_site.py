@@ -92,7 +92,8 @@ class Browser:
     def open(self, path: Path) -> None:
         self.call("Page.navigate", url=path.resolve().as_uri())
         deadline = time.monotonic() + 30
-        while self.evaluate("document.readyState + ':' + location.href") != f"complete:{path.resolve().as_uri()}":
+        loaded = f"complete:{path.resolve().as_uri()}"
+        while self.evaluate("document.readyState + ':' + location.href") != loaded:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{path} did not load in 30 s")
             time.sleep(0.1)
