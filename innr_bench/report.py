@@ -127,7 +127,7 @@ def accuracy_vs_size(
         published = reference_frame(references or [], target)
         if not published.empty:
             sections.append((f"published references for {target} (not measured here)", published))
-        summary_rows.append(frame_out.assign(data=data, target=target))
+        summary_rows.append(frame_out.assign(data=data, target=target, **{"data source": source}))
     return sections, pd.concat(summary_rows, ignore_index=True)
 
 
