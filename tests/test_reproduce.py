@@ -121,3 +121,24 @@ def test_run_ends_with_the_reproducibility_summary_against_the_published_set(
     assert "| paired |" in report
     manifest = json.loads((tmp_path / "mine" / "smoke" / "manifest.json").read_text())
     assert manifest["runs"][-1]["environment"]["device"] == "cpu"
+
+
+def test_no_key_is_shared_between_a_cpu_and_a_cuda_environment(small: Suite) -> None:
+    """What makes `--device cuda` compute its own cells: the device enters every key."""
+    import torch
+
+    from innr_bench.env import fingerprint
+    from innr_bench.plan import Plan
+    from innr_bench.registry import DATASETS
+
+    data = {d.label: DATASETS.get(d.name)(**d.params) for d in small.datasets}
+    cpu = fingerprint(torch.device("cpu"))
+    cuda = {"torch": cpu["torch"], "device": "cuda", "device_name": "NVIDIA H100 80GB HBM3"}
+    plans = [Plan(small, data, env) for env in (cpu, cuda)]
+    keys = [{t.key for t in plan.cells()} | {g.key for g in plan.groups.values()}
+            | {plan.compressed_key(g, c) for g in plan.groups.values() for c in small.compressors}
+            for plan in plans]
+    assert keys[0] and not keys[0] & keys[1]
+    # the same cells, though: what compare and --reuse any match on
+    signatures = [[plan.signature(t) for t in plan.cells()] for plan in plans]
+    assert signatures[0] == signatures[1]
