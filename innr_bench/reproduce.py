@@ -158,7 +158,8 @@ def _compare_setting(
            "largest Δ pt": round(shift, 2),
            "allowed pt": round(allowed, 2),
            # whatever the mode: the largest change of one cell against the same seed
-           "same-seed max |Δ| pt": round(max((abs(d) for _, d, _, _ in worst_by_pair), default=0.0), 2),
+           "same-seed largest abs Δ pt": round(max((abs(d) for _, d, _, _ in worst_by_pair),
+                                                    default=0.0), 2),
            "A bytes": size[0], "B bytes": size[1],
            "status": "ok" if all(v[1] for v in verdicts) else "DIFFERS"}
     return row, verdicts
