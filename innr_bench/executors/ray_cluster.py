@@ -1,9 +1,9 @@
 """Tasks as Ray tasks, on a local Ray instance or on a cluster given by its address.
 
-The runner ships each task the cache entries it reads (a target is ~0.25-1 MB) and the data sets
-once through Ray's object store, so workers need no shared file system (their own cache lives in
-memory and goes with them); they return records and the entries they wrote, which the runner
-keeps in its own cache and result store."""
+The executor ships each task the cache entries it reads (a target is ~0.25-1 MB) and the worker
+spec (suite, data sets) once through Ray's object store, so workers need no shared file system
+(their own cache lives in memory and goes with them); they return records and the entries they
+wrote, which the caller keeps in its own cache and result store."""
 
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ class RayExecutor:
                                   "node's address (ray start --head prints it) or leave --address "
                                   "out to start a local Ray instance") from error
             self._started = True
-        self._spec: tuple[str, Any] | None = None  # (the runner's run id, its spec's object ref)
+        self._spec: tuple[str, Any] | None = None  # (the run id, its spec's object ref)
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "address": self.address or "local instance", "ray": ray.__version__,
