@@ -49,9 +49,12 @@ class CompressorSpec(ComponentSpec):
 @dataclass(frozen=True, config=STRICT)
 class AttackSpec(ComponentSpec):
     """An attack; `limit` attacks only the first N test inputs (default: `eval.attack_limit`),
-    so an expensive attack can run on a subset while cheap ones see every input."""
+    so an expensive attack can run on a subset while cheap ones see every input. `whitebox_only`
+    crafts it on each net for that net alone (its own robustness; e.g. AutoAttack), with no
+    transfer between nets."""
 
     limit: Annotated[int, Field(gt=0)] | None = None
+    whitebox_only: bool = False
 
 
 @dataclass(frozen=True, config=STRICT)
@@ -71,6 +74,11 @@ class EvalConfig:
     # An independently trained copy of the target enters every transfer matrix as "control":
     # the target of the next seed in `seeds` (one extra target is trained for a one-seed suite).
     control: bool = True
+    # Every compressed copy (every method and budget, transfer or not) is attacked too: under
+    # adversarials crafted on the original (crafted once, reused) and white-box on itself.
+    inheritance: bool = True
+    # The eps the inheritance leaderboard shows; None: each attack's largest eps.
+    headline_eps: Annotated[float, Field(gt=0)] | None = None
 
 
 @dataclass(frozen=True, config=STRICT)
@@ -118,11 +126,13 @@ class Component:
     transfer: bool = True  # compressors: whether the copy enters attack-transfer matrices
     limit: int | None = None  # attacks: attack only the first N test inputs
     targets: tuple[str, ...] | None = None  # compressors: the target labels it applies to; None: all
+    whitebox_only: bool = False  # attacks: each net attacked on its own, no transfer
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "params": self.params, "label": self.label,
                 **({} if self.transfer else {"transfer": False}),
                 **({} if self.limit is None else {"limit": self.limit}),
+                **({"whitebox_only": True} if self.whitebox_only else {}),
                 **({} if self.targets is None else {"targets": list(self.targets)})}
 
     def applies_to(self, target: str) -> bool:
@@ -311,7 +321,8 @@ def _expand(where: str, spec: ComponentSpec, registry: Registry[Any], source: st
         components.append(Component(registry.kind, entry.name, params, label,
                                     transfer=getattr(spec, "transfer", True),
                                     limit=getattr(spec, "limit", None),
-                                    targets=None if only is None else tuple(only)))
+                                    targets=None if only is None else tuple(only),
+                                    whitebox_only=getattr(spec, "whitebox_only", False)))
     return components
 
 

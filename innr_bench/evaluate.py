@@ -1,8 +1,8 @@
-"""Accuracy, agreement, weight reconstruction error and attack-transfer matrices."""
+"""Accuracy, agreement, weight reconstruction error, attack-transfer matrices and inheritance."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -50,32 +50,52 @@ def transfer_matrix(
     device: torch.device,
     progress: Progress,
 ) -> list[dict[str, Any]]:
-    """Craft adversarials on every net (source) and evaluate them on every net (target).
+    """Craft adversarials on every net (source) and evaluate them on every net (target)."""
+    names = list(nets)
+    return attack_pairs(nets, {n: names for n in names}, attack, x, y, batch_size=batch_size,
+                        device=device, progress=progress)
+
+
+def attack_pairs(
+    nets: Mapping[str, nn.Module],
+    targets_of: Mapping[str, Sequence[str]],
+    attack: Attack,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    batch_size: int,
+    device: torch.device,
+    progress: Progress,
+) -> list[dict[str, Any]]:
+    """Craft adversarials on each source net (each key of `targets_of`) once per batch and
+    evaluate them on the nets it lists (the source itself always included: its white-box row).
 
     One row per (eps, source, target) with counts, so rates can be pooled over seeds:
     `correct` (target right on the source's adversarials), `n`, and for the conditional transfer
     rate `cond_n` (both nets right on the clean input and the source fooled by its adversarial)
     and `cond_transferred` (of those, the target fooled too); `relative_transfer` = the target's
-    attack success (1 - accuracy) over the source's white-box success. Inputs go in batches.
+    attack success (1 - accuracy) over the source's white-box success. Inputs go in batches;
+    the cost is one attack per source and batch plus one forward pass per evaluated net.
     """
-    names = list(nets)
-    for net in nets.values():
-        place_model(net, device).eval()
+    pairs = {s: list(dict.fromkeys([s, *targets])) for s, targets in targets_of.items()}
+    involved = list(dict.fromkeys(n for s, targets in pairs.items() for n in targets))
+    for name in involved:
+        place_model(nets[name], device).eval()
     counts: dict[tuple[float, str, str], list[int]] = {}
     batches = list(zip(x.split(batch_size), y.split(batch_size)))
-    with progress.task("attack", total=len(batches) * len(names)) as advance:
+    with progress.task("attack", total=len(batches) * len(pairs)) as advance:
         for xb, yb in batches:
             xb, yb = place_batch(xb, device), yb.to(device)
             with torch.no_grad():
-                clean_ok = {n: nets[n](xb).argmax(1) == yb for n in names}
-            for source in names:
+                clean_ok = {n: nets[n](xb).argmax(1) == yb for n in involved}
+            for source, targets in pairs.items():
                 for eps, adv in attack.perturb(nets[source], xb, yb):
                     if torch.equal(adv, xb):  # eps = 0: the clean predictions, no forward needed
-                        fooled = {n: ~clean_ok[n] for n in names}
+                        fooled = {n: ~clean_ok[n] for n in targets}
                     else:
                         with torch.no_grad():
-                            fooled = {n: nets[n](adv).argmax(1) != yb for n in names}
-                    for target in names:
+                            fooled = {n: nets[n](adv).argmax(1) != yb for n in targets}
+                    for target in targets:
                         cond = clean_ok[source] & clean_ok[target] & fooled[source]
                         row = counts.setdefault((eps, source, target), [0, 0, 0, 0])
                         row[0] += int((~fooled[target]).sum())
@@ -83,6 +103,7 @@ def transfer_matrix(
                         row[2] += int(cond.sum())
                         row[3] += int((cond & fooled[target]).sum())
                 advance(1, source)
+
     def relative(eps: float, source: str, target_correct: int, n: int) -> float | None:
         white_box_success = 1 - counts[(eps, source, source)][0] / n
         return (1 - target_correct / n) / white_box_success if white_box_success > 0 else None
@@ -93,3 +114,26 @@ def transfer_matrix(
          "transfer_rate": ct / cn if cn else None, "relative_transfer": relative(eps, s, c, n)}
         for (eps, s, t), (c, n, cn, ct) in counts.items()
     ]
+
+
+def inheritance_rows(rows: list[dict[str, Any]], original: str, nets: Sequence[str],
+                     whitebox_only: bool = False) -> list[dict[str, Any]]:
+    """Per (eps, net): what the net inherits from `original` (accuracy under the original's
+    adversarials, conditional and relative transfer; None when `whitebox_only`) and its own
+    white-box accuracy (the attack crafted on the net itself), from `attack_pairs` rows."""
+    cell = {(r["eps"], r["source"], r["target"]): r for r in rows}
+    out = []
+    for eps in sorted({r["eps"] for r in rows}):
+        for net in nets:
+            own = cell[(eps, net, net)]
+            inherited = None if whitebox_only else cell.get((eps, original, net))
+            out.append({
+                "eps": eps, "net": net, "n": own["n"], "whitebox_correct": own["correct"],
+                "whitebox_accuracy": own["accuracy"],
+                **({k: inherited[k] for k in ("correct", "cond_n", "cond_transferred", "accuracy",
+                                              "transfer_rate", "relative_transfer")}
+                   if inherited is not None else
+                   dict.fromkeys(("correct", "cond_n", "cond_transferred", "accuracy", "transfer_rate",
+                                  "relative_transfer"))),
+            })
+    return out

@@ -113,9 +113,14 @@ class Plan:
         if component.kind != "attack":
             return {"version": innr_bench.__version__}
         control = [self.control(group).key] if self.suite.eval.control else []
-        return {"version": innr_bench.__version__, "eval": self.suite.eval.__dict__,
+        copies = [self.compressed_key(group, c) for c in inherited(self.suite, component, group)]
+        shown_only = ("headline_eps",)  # what the reports show, not what is computed
+        return {"version": innr_bench.__version__,
+                "eval": {k: v for k, v in self.suite.eval.__dict__.items() if k not in shown_only},
                 **({"limit": component.limit} if component.limit is not None else {}),
+                **({"whitebox_only": True} if component.whitebox_only else {}),
                 "nets": [self.compressed_key(group, c) for c in attacked(self.suite.compressors, group)],
+                **({"copies": copies} if copies else {}),
                 **({"control": control} if control else {})}
 
     def compressed_key(self, group: TargetGroup, compressor: Component) -> str:
@@ -159,8 +164,9 @@ class Plan:
         elif task.kind == "attack":
             if self.suite.eval.control:
                 needed.append(("targets", self.control(group).key))
-            needed += [("compressed", self.compressed_key(group, c))
-                       for c in attacked(self.suite.compressors, group)]
+            attack = self.suite.attacks[task.index]
+            nets = attacked(self.suite.compressors, group) + inherited(self.suite, attack, group)
+            needed += list(dict.fromkeys(("compressed", self.compressed_key(group, c)) for c in nets))
         return needed
 
 
@@ -168,3 +174,12 @@ def attacked(compressors: list[Component], group: TargetGroup) -> list[Component
     """Compressed copies that enter transfer matrices (identity would duplicate the original)."""
     return [c for c in compressors
             if c.name != "identity" and c.transfer and c.applies_to(group.target.model.label)]
+
+
+def inherited(suite: Suite, attack: Component, group: TargetGroup) -> list[Component]:
+    """Compressed copies on the inheritance board of an attack cell: every setting of every method
+    that applies to the target (identity is the original), when the suite asks for the board or
+    the attack is white-box only."""
+    if not (suite.eval.inheritance or attack.whitebox_only):
+        return []
+    return [c for c in suite.compressors if c.name != "identity" and c.applies_to(group.target.model.label)]

@@ -72,11 +72,18 @@ class CompressorResult(TypedDict):
 
 
 class AttackResult(TypedDict):
-    """What a finished attack cell adds: one row per (eps, source net, evaluated net)."""
+    """What a finished attack cell adds: the transfer matrix, one row per (eps, source net,
+    evaluated net), between `nets`; the inheritance board, one row per (eps, net) for the original,
+    every compressed copy and the control (accuracy, conditional and relative transfer under the
+    original's adversarials; accuracy under its own, white-box); the attack's wall time."""
 
     nets: list[str]
     n_attacked: int
     transfer: list[dict[str, Any]]
+    inheritance: NotRequired[list[dict[str, Any]]]  # records before the board have none
+    whitebox_only: NotRequired[bool]
+    copies: NotRequired[int]
+    attack_seconds: NotRequired[float]
     control: dict[str, Any] | None
 
 

@@ -230,14 +230,22 @@ def write_leaderboards(
     results_dir: Path, formats: tuple[str, ...] = FORMATS, plots: bool = True
 ) -> dict[str, Path]:
     """Write accuracy-vs-size and transfer leaderboards (and plots) under `results_dir/leaderboards`."""
+    from innr_bench import inheritance
+
     store = ResultStore(results_dir)
     records = store.records()
-    references = store.manifest().get("suite", {}).get("references", [])
+    suite = store.manifest().get("suite", {})
+    references = suite.get("references", [])
+    headline_eps = suite.get("eval", {}).get("headline_eps")
     out = Path(results_dir) / "leaderboards"
     written: dict[str, Path] = {}
+    board = inheritance.leaderboard(records, headline_eps)
+    board_summary = (pd.concat([frame.assign(section=title) for title, frame in board], ignore_index=True)
+                     if board else pd.DataFrame())
     for name, (sections, summary), caption in (
         ("accuracy-vs-size", accuracy_vs_size(records, references), SIZE_CAPTION),
         ("transfer", transfer(records), TRANSFER_CAPTION),
+        ("inheritance", (board, board_summary), inheritance.CAPTION),
     ):
         if not sections:
             continue
@@ -251,6 +259,7 @@ def write_leaderboards(
         paths = accuracy_vs_bytes(sizes, out, references) if not sizes.empty else []
         if not transfers.empty:
             paths += transfer_heatmaps(transfers, out) + accuracy_vs_eps(transfers, out)
+        paths += inheritance.plots(records, out, headline_eps)
         for path in paths:
             written[path.name] = path
     return written

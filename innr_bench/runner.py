@@ -199,6 +199,8 @@ def _summary_line(record: dict[str, Any]) -> str:
         return (f"done {where} / {name}: accuracy {record['accuracy']:.4f} "
                 f"({100 * record['delta']:+.2f} pt), {record['size_bytes']:,} B "
                 f"(ratio {record['ratio']:.3f}), {record['wall_seconds']:.1f} s")
-    worst = min(r["accuracy"] for r in record["transfer"])
-    return (f"done {where} / {name}: {len(record['nets'])} nets, lowest accuracy under attack "
-            f"{worst:.4f}, {record['wall_seconds']:.1f} s")
+    accuracies = [r["accuracy"] for r in record["transfer"]] or [
+        r["whitebox_accuracy"] for r in record.get("inheritance", [])]
+    copies = f", {record['copies']} copies on the inheritance board" if record.get("copies") else ""
+    return (f"done {where} / {name}: {len(record['nets'])} nets in the matrix{copies}, lowest accuracy "
+            f"under attack {min(accuracies, default=float('nan')):.4f}, {record['wall_seconds']:.1f} s")

@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from innr_bench import inheritance
 from innr_bench.errors import ConfigError
 from innr_bench.plots import accuracy_vs_bytes, accuracy_vs_eps, transfer_heatmaps
 from innr_bench.report import (
@@ -137,6 +138,9 @@ def suite_page(results: Path, out: Path) -> dict[str, Any]:
     plots = accuracy_vs_bytes(sizes, out, references) if not sizes.empty else []
     if not transfers.empty:
         plots += transfer_heatmaps(transfers, out) + accuracy_vs_eps(transfers, out)
+    headline_eps = suite.get("eval", {}).get("headline_eps")
+    board = inheritance.leaderboard(records, headline_eps)
+    plots += inheritance.plots(records, out, headline_eps)
     images = [p for p in plots if p.suffix == ".png"]
     name = suite.get("name", results.name)
     body = [f"<p><a href=\"../index.html\">all suites</a></p><h1>{html.escape(name)}</h1>",
@@ -147,6 +151,9 @@ def suite_page(results: Path, out: Path) -> dict[str, Any]:
     if transfer_sections:
         body += ["<h2>Adversarial transfer</h2>", f"<p class=\"caption\">{html.escape(TRANSFER_CAPTION)}</p>",
                  sections_html(transfer_sections)]
+    if board:
+        body += ["<h2>Adversarial inheritance</h2>",
+                 f"<p class=\"caption\">{html.escape(inheritance.CAPTION)}</p>", sections_html(board)]
     if images:
         body.append("<h2>Plots</h2>")
         body += [f"<figure><img src=\"{html.escape(p.name)}\" alt=\"{html.escape(p.stem)}\">"

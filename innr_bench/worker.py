@@ -28,10 +28,10 @@ from innr_bench.config import CONTROL, ORIGINAL, Component
 from innr_bench.data import Dataset
 from innr_bench.env import device_name
 from innr_bench.errors import InnrBenchError
-from innr_bench.evaluate import predict, transfer_matrix, weight_errors
+from innr_bench.evaluate import attack_pairs, inheritance_rows, predict, weight_errors
 from innr_bench.models.placement import place_model
 from innr_bench.models.train import train
-from innr_bench.plan import Plan, TargetGroup, Task, attacked
+from innr_bench.plan import Plan, TargetGroup, Task, attacked, inherited
 from innr_bench.progress import Progress, RecordedProgress
 from innr_bench.records import AttackResult, CompressorResult, Record
 from innr_bench.registry import ATTACKS, COMPRESSORS, MODELS
@@ -238,22 +238,45 @@ class CellWorker:
         }
 
     def _attack_cell(self, group: TargetGroup, attack: Component) -> AttackResult:
+        """The transfer matrix between the original, the copies marked `transfer` and the control;
+        and the inheritance board: every copy under the original's adversarials (crafted once
+        per batch and reused) and under its own (white-box). A `whitebox_only` attack: each net
+        on its own, no transfer."""
         assert group.model is not None
+        matrix = [ORIGINAL, *(c.label for c in attacked(self.suite.compressors, group))]
+        copies = [c.label for c in inherited(self.suite, attack, group)]
         nets = {ORIGINAL: group.model}
-        for compressor in attacked(self.suite.compressors, group):
-            nets[compressor.label] = self._compressed(group, compressor).reconstruct(group.model)
+        for compressor in attacked(self.suite.compressors, group) + inherited(self.suite, attack, group):
+            if compressor.label not in nets:
+                nets[compressor.label] = self._compressed(group, compressor).reconstruct(group.model)
         control = None
         if self.suite.eval.control:
             control = self.plan.control(group)
             self.ensure_target(control)
             nets[CONTROL] = control.model
+            matrix.append(CONTROL)
+        board = [*copies, *([CONTROL] if control is not None else [])]
+        if attack.whitebox_only:
+            targets_of = {name: [name] for name in [ORIGINAL, *board]}
+        else:
+            targets_of = {name: list(matrix) for name in matrix}
+            targets_of[ORIGINAL] = list(dict.fromkeys([*matrix, *board]))
+            targets_of.update({name: [name] for name in copies if name not in targets_of})
         limit = attack.limit or self.suite.eval.attack_limit
         x, y = group.data.test_x[:limit], group.data.test_y[:limit]
+        start = time.perf_counter()
         with self.stage("attack"):
-            rows = transfer_matrix(nets, ATTACKS.get(attack.name)(**attack.params), x, y,
-                                   batch_size=self.suite.eval.batch_size, device=self.device,
-                                   progress=self.progress)
-        return {"nets": list(nets), "n_attacked": len(y), "transfer": rows,
+            rows = attack_pairs(nets, targets_of, ATTACKS.get(attack.name)(**attack.params), x, y,
+                                batch_size=self.suite.eval.batch_size, device=self.device,
+                                progress=self.progress)
+        in_matrix = set(matrix)
+        return {"nets": [] if attack.whitebox_only else matrix, "n_attacked": len(y),
+                "transfer": [] if attack.whitebox_only else
+                [r for r in rows if r["source"] in in_matrix and r["target"] in in_matrix],
+                "inheritance": inheritance_rows(rows, ORIGINAL, [ORIGINAL, *board],
+                                                whitebox_only=attack.whitebox_only),
+                "whitebox_only": attack.whitebox_only, "copies": len(copies),
+                "attack_seconds": round(time.perf_counter() - start, 3),
                 "control": None if control is None else {"seed": control.seed, "key": control.key,
                                                          "accuracy": control.info.get("accuracy")}}
 

@@ -60,3 +60,32 @@ def test_transfer_counts_match_a_hand_computation(batch_size: int) -> None:
     clean = cell[(0.0, "a", "b")]  # eps 0: clean accuracy, nothing can transfer
     assert clean["accuracy"] == 0.5 and clean["cond_n"] == 0 and clean["transfer_rate"] is None
     assert len(rows) == 2 * 2 * 2
+
+
+def test_inheritance_rows_follow_the_original_s_adversarials_and_each_net_s_own() -> None:
+    from innr_bench.evaluate import attack_pairs, inheritance_rows
+
+    nets = {"original": _net([0, 0, 0, 1], [1, 1, 0, 1]), "copy": _net([0, 0, 1, 1], [1, 0, 1, 0])}
+    x, y = torch.arange(4, dtype=torch.float32).reshape(4, 1), torch.zeros(4, dtype=torch.int64)
+    calls: list[int] = []
+
+    class Counted(ShiftAttack):
+        def perturb(
+            self, model: nn.Module, x: torch.Tensor, y: torch.Tensor
+        ) -> Iterator[tuple[float, torch.Tensor]]:
+            calls.append(id(model))
+            yield from super().perturb(model, x, y)
+
+    rows = attack_pairs(nets, {"original": ["original", "copy"], "copy": ["copy"]}, Counted(), x, y,
+                        batch_size=2, device=torch.device("cpu"), progress=Progress(enabled=False))
+    assert len(calls) == 2 * 2  # one attack per source and batch, however many nets it is tried on
+    assert {(r["source"], r["target"]) for r in rows} == {("original", "original"), ("original", "copy"),
+                                                          ("copy", "copy")}
+    board = {(r["eps"], r["net"]): r for r in inheritance_rows(rows, "original", ["original", "copy"])}
+    copy = board[(0.1, "copy")]
+    # under the original's adversarials (inputs 100-103) the copy is right on 101 and 103
+    assert (copy["correct"], copy["accuracy"], copy["cond_n"], copy["cond_transferred"]) == (2, 0.5, 2, 1)
+    assert copy["whitebox_accuracy"] == 0.5 and copy["whitebox_correct"] == 2  # its own: right on 1, 3
+    assert board[(0.1, "original")]["whitebox_accuracy"] == 0.25
+    only = inheritance_rows(rows, "original", ["copy"], whitebox_only=True)
+    assert all(r["accuracy"] is None and r["transfer_rate"] is None for r in only)

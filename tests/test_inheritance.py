@@ -1,0 +1,65 @@
+"""Every compressed copy of a suite is attacked: under the original's adversarials and its own."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from innr_bench.config import parse_suite
+from innr_bench.report import write_leaderboards
+from innr_bench.runner import Runner
+
+
+@pytest.fixture(scope="module")
+def smoke_run(repo_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    doc = yaml.safe_load((repo_root / "suites" / "smoke.yaml").read_text())
+    doc["attacks"].append({"name": "fgsm", "label": "fgsm-own", "whitebox_only": True, "limit": 64,
+                           "params": {"eps": [0.0, 0.1]}})
+    out = tmp_path_factory.mktemp("inheritance")
+    summary = Runner(parse_suite(doc), out_dir=out, device="cpu").run()
+    assert summary.failed == []
+    return out / "smoke"
+
+
+def _attacks(results: Path) -> list[dict[str, Any]]:
+    records = [json.loads(p.read_text()) for p in (results / "records").glob("*.json")]
+    return [r for r in records if r["kind"] == "attack"]
+
+
+def test_every_setting_is_on_the_board_whether_or_not_it_is_in_the_transfer_matrix(smoke_run: Path) -> None:
+    fgsm = [r for r in _attacks(smoke_run) if r["attack"]["label"] == "fgsm"]
+    assert len(fgsm) == 2
+    for record in fgsm:
+        assert record["nets"] == ["original", "innr-siren-small", "ptq-int4", "control"]  # matrix as before
+        board = {row["net"] for row in record["inheritance"]}
+        assert board == {"original", "innr-siren-small", "ptq-int4", "prune[sparsity=0.5]",
+                         "prune[sparsity=0.9]", "prune-ft", "control"}
+        assert record["copies"] == 5 and record["attack_seconds"] > 0
+        matrix = {(r["eps"], r["source"], r["target"]): r for r in record["transfer"]}
+        for row in record["inheritance"]:  # the same counts as the matrix where both exist
+            if row["net"] in record["nets"]:
+                assert row["correct"] == matrix[(row["eps"], "original", row["net"])]["correct"]
+                assert row["whitebox_correct"] == matrix[(row["eps"], row["net"], row["net"])]["correct"]
+
+
+def test_a_whitebox_only_attack_measures_each_net_on_its_own(smoke_run: Path) -> None:
+    own = [r for r in _attacks(smoke_run) if r["attack"]["label"] == "fgsm-own"]
+    assert len(own) == 2
+    for record in own:
+        assert record["transfer"] == [] and record["whitebox_only"] and record["n_attacked"] == 64
+        assert all(row["transfer_rate"] is None and row["whitebox_accuracy"] is not None
+                   for row in record["inheritance"])
+
+
+def test_the_inheritance_board_and_plots_are_written(smoke_run: Path) -> None:
+    written = write_leaderboards(smoke_run)
+    board = written["inheritance.md"].read_text()
+    assert "inheritance under fgsm (crafted on the original) at eps 0.1" in board
+    assert "control's transfer rate" in board and "| prune-ft" in board
+    assert "inheritance under fgsm-own (white-box only)" in board
+    plots = [p for p in written.values() if p.name.startswith("inheritance-") and p.suffix == ".png"]
+    assert len(plots) == 1 and plots[0].stat().st_size > 1000  # none for the white-box-only attack
