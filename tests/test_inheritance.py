@@ -63,3 +63,21 @@ def test_the_inheritance_board_and_plots_are_written(smoke_run: Path) -> None:
     assert "inheritance under fgsm-own (white-box only)" in board
     plots = [p for p in written.values() if p.name.startswith("inheritance-") and p.suffix == ".png"]
     assert len(plots) == 1 and plots[0].stat().st_size > 1000  # none for the white-box-only attack
+
+
+@pytest.mark.slow
+def test_autoattack_standard_reads_each_copy_s_own_robustness(repo_root: Path, tmp_path: Path) -> None:
+    """torchattacks' AutoAttack (standard, L-inf) as a white-box-only attack on a small subset."""
+    pytest.importorskip("torchattacks", reason="the optional extra: pip install 'innr-bench[attacks]'")
+    doc = yaml.safe_load((repo_root / "suites" / "smoke.yaml").read_text())
+    doc["seeds"], doc["compressors"] = [0], doc["compressors"][:3]
+    doc["attacks"] = [{"name": "torchattacks", "label": "autoattack", "whitebox_only": True, "limit": 8,
+                       "params": {"attack": "AutoAttack", "eps": [0.1],
+                                  "params": {"version": "standard", "norm": "Linf", "n_classes": 10}}}]
+    summary = Runner(parse_suite(doc), out_dir=tmp_path, device="cpu").run()
+    assert summary.failed == []
+    (record,) = _attacks(tmp_path / "smoke")
+    assert record["attack"]["params"]["attack"] == "AutoAttack" and record["n_attacked"] == 8
+    board = {row["net"]: row for row in record["inheritance"]}
+    assert set(board) == {"original", "innr-siren-small", "ptq-int4", "control"}
+    assert all(0 <= row["whitebox_accuracy"] <= 1 and row["transfer_rate"] is None for row in board.values())
