@@ -57,9 +57,9 @@ def test_smoke_suite_end_to_end_then_resume_recomputes_nothing(smoke, tmp_path: 
         assert by_label["prune-ft"]["accuracy"] > by_label["prune[sparsity=0.9]"]["accuracy"]
     plots = [p for p in written.values() if p.suffix in (".png", ".svg")]
     names = sorted(p.stem.split("-seed-cnn")[0] for p in plots if p.suffix == ".png")
-    assert names == ["accuracy-vs-bytes", "accuracy-vs-eps-fgsm", "transfer-accuracy-fgsm",
-                     "transfer-transfer-rate-fgsm"]
-    assert len(plots) == 8 and all(p.stat().st_size > 1000 for p in plots)
+    assert names == ["accuracy-vs-bytes", "accuracy-vs-eps-fgsm", "inheritance-fgsm",
+                     "transfer-accuracy-fgsm", "transfer-transfer-rate-fgsm"]
+    assert len(plots) == 10 and all(p.stat().st_size > 1000 for p in plots)
 
     second = Runner(smoke, out_dir=tmp_path, device="cpu").run()
     assert (second.computed, second.skipped) == (0, n_cells)
