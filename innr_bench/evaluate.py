@@ -40,22 +40,6 @@ def weight_errors(
     }
 
 
-def transfer_matrix(
-    nets: Mapping[str, nn.Module],
-    attack: Attack,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    *,
-    batch_size: int,
-    device: torch.device,
-    progress: Progress,
-) -> list[dict[str, Any]]:
-    """Craft adversarials on every net (source) and evaluate them on every net (target)."""
-    names = list(nets)
-    return attack_pairs(nets, {n: names for n in names}, attack, x, y, batch_size=batch_size,
-                        device=device, progress=progress)
-
-
 def attack_pairs(
     nets: Mapping[str, nn.Module],
     targets_of: Mapping[str, Sequence[str]],

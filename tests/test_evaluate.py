@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from innr_bench.evaluate import transfer_matrix
+from innr_bench.evaluate import attack_pairs
 from innr_bench.progress import Progress
 
 SHIFT = 100  # the fake attack moves input i to input SHIFT + i
@@ -46,7 +46,9 @@ def _net(clean: list[int], adversarial: list[int]) -> LookupNet:
 def test_transfer_counts_match_a_hand_computation(batch_size: int) -> None:
     nets = {"a": _net([0, 0, 0, 1], [1, 1, 0, 1]), "b": _net([0, 0, 1, 1], [1, 0, 1, 0])}
     x, y = torch.arange(4, dtype=torch.float32).reshape(4, 1), torch.zeros(4, dtype=torch.int64)
-    rows = transfer_matrix(nets, ShiftAttack(), x, y, batch_size=batch_size, device=torch.device("cpu"),
+    every_pair = {name: list(nets) for name in nets}  # the full transfer matrix
+    rows = attack_pairs(nets, every_pair, ShiftAttack(), x, y, batch_size=batch_size,
+                        device=torch.device("cpu"),
                            progress=Progress(enabled=False))
     cell = {(r["eps"], r["source"], r["target"]): r for r in rows}
     # a right on inputs 0,1,2 and fooled on 0,1,3; b right on 0,1 and fooled on 0,2.
@@ -63,7 +65,7 @@ def test_transfer_counts_match_a_hand_computation(batch_size: int) -> None:
 
 
 def test_inheritance_rows_follow_the_original_s_adversarials_and_each_net_s_own() -> None:
-    from innr_bench.evaluate import attack_pairs, inheritance_rows
+    from innr_bench.evaluate import inheritance_rows
 
     nets = {"original": _net([0, 0, 0, 1], [1, 1, 0, 1]), "copy": _net([0, 0, 1, 1], [1, 0, 1, 0])}
     x, y = torch.arange(4, dtype=torch.float32).reshape(4, 1), torch.zeros(4, dtype=torch.int64)
