@@ -48,8 +48,7 @@ def test_transfer_counts_match_a_hand_computation(batch_size: int) -> None:
     x, y = torch.arange(4, dtype=torch.float32).reshape(4, 1), torch.zeros(4, dtype=torch.int64)
     every_pair = {name: list(nets) for name in nets}  # the full transfer matrix
     rows = attack_pairs(nets, every_pair, ShiftAttack(), x, y, batch_size=batch_size,
-                        device=torch.device("cpu"),
-                           progress=Progress(enabled=False))
+                        device=torch.device("cpu"), progress=Progress(enabled=False))
     cell = {(r["eps"], r["source"], r["target"]): r for r in rows}
     # a right on inputs 0,1,2 and fooled on 0,1,3; b right on 0,1 and fooled on 0,2.
     a_to_b = cell[(0.1, "a", "b")]
