@@ -10,7 +10,8 @@ compared by its **spread**: the means over seeds agree when they differ by at mo
 the tolerance and two standard errors of the difference; each of its cells takes that verdict.
 
 Compressor cells compare their accuracy; attack cells compare every (eps, source, evaluated net)
-accuracy and report the largest difference."""
+accuracy of the transfer matrix and of the inheritance board (every copy under the original's
+attack and its own) and report the largest difference."""
 
 from __future__ import annotations
 
@@ -22,7 +23,6 @@ from typing import Any
 
 import pandas as pd
 
-from innr_bench.errors import ConfigError
 from innr_bench.records import Identity, identity, setting
 from innr_bench.store import ResultStore
 
@@ -60,10 +60,7 @@ class Comparison:
 
 def load(results_dir: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """A result set's current finished records and its manifest; a clear error if it is none."""
-    store = ResultStore(results_dir)
-    if not (store.records_dir.is_dir() and store.manifest_path.is_file()):
-        raise ConfigError(f"{results_dir}: not a results directory (needs manifest.json and records/); "
-                          "pass the directory `innr-bench run` wrote, e.g. runs/mnist or results/mnist")
+    store = ResultStore(results_dir).require()
     return [r for r in store.records() if r.get("status") == "ok"], store.manifest()
 
 
@@ -71,8 +68,13 @@ def values(record: dict[str, Any]) -> dict[str, float]:
     """What a cell measured, in accuracy points, by name."""
     if record["kind"] == "compressor":
         return {"accuracy": 100 * record["accuracy"]}
-    return {f"eps {row['eps']:g} {row['source']}->{row['target']}": 100 * row["accuracy"]
-            for row in record["transfer"]}
+    found = {f"eps {row['eps']:g} {row['source']}->{row['target']}": 100 * row["accuracy"]
+             for row in record["transfer"]}
+    for row in record.get("inheritance", []):  # every copy: the original's attack and its own
+        found[f"eps {row['eps']:g} white-box {row['net']}"] = 100 * row["whitebox_accuracy"]
+        if row["accuracy"] is not None:
+            found[f"eps {row['eps']:g} original->{row['net']}"] = 100 * row["accuracy"]
+    return found
 
 
 def environment_of(record: dict[str, Any]) -> dict[str, Any] | None:

@@ -142,3 +142,21 @@ def test_no_key_is_shared_between_a_cpu_and_a_cuda_environment(small: Suite) -> 
     # the same cells, though: what compare and --reuse any match on
     signatures = [[plan.signature(t) for t in plan.cells()] for plan in plans]
     assert signatures[0] == signatures[1]
+
+
+def test_a_changed_inheritance_row_is_a_differing_cell(two_runs: tuple[Path, Path], tmp_path: Path) -> None:
+    """The board (copies outside the transfer matrix too) is compared, not only the matrix."""
+    import shutil
+
+    changed = tmp_path / "smoke"
+    shutil.copytree(two_runs[1], changed)
+
+    def weaker_innr_copy(record: dict[str, Any]) -> None:
+        for row in record.get("inheritance", []):
+            if row["net"] == "innr-siren-small" and row["eps"] > 0 and record["seed"] == 0:
+                row["whitebox_accuracy"] -= 0.02
+
+    _rewrite(changed, weaker_innr_copy)
+    result = compare(two_runs[0], changed)
+    assert result.agreeing == result.cells - 1
+    assert "white-box innr-siren-small" in result.summary()  # the matrix rows are unchanged
