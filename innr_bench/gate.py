@@ -53,11 +53,7 @@ class Baseline:
 
 def summarize(results_dir: Path) -> pd.DataFrame:
     """Mean, std and seed count of accuracy, and the size, per (data, target, method)."""
-    store = ResultStore(results_dir)
-    if not (store.records_dir.is_dir() and store.manifest_path.is_file()):
-        raise ConfigError(f"{results_dir}: not a results directory (needs manifest.json and records/); "
-                          "pass the directory `innr-bench run` wrote, e.g. results/ci")
-    records = store.records()
+    records = ResultStore(results_dir).require().records()
     long = size_frame(records)
     if long.empty:
         raise ConfigError(f"{results_dir}: no finished compressor cells to compare")

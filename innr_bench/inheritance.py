@@ -37,6 +37,7 @@ def inheritance_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
     clean accuracy, agreement and weight error (long format: a row per seed)."""
     compressors = {(r["dataset"]["label"], r["target"]["label"], r["seed"], r["compressor"]["label"]): r
                    for r in records if r.get("kind") == "compressor" and r.get("status") == "ok"}
+    any_copy = {key[:3]: c for key, c in compressors.items()}  # the original's size and accuracy
     rows = []
     for r in records:
         if r.get("kind") != "attack" or r.get("status") != "ok" or not r.get("inheritance"):
@@ -46,8 +47,7 @@ def inheritance_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
             net = row["net"]
             copy = compressors.get((data, target, seed, net))
             if net == ORIGINAL:
-                reference = next((c for (d, t, s, _), c in compressors.items()
-                                  if (d, t, s) == (data, target, seed)), None)
+                reference = any_copy.get((data, target, seed))
                 size = None if reference is None else reference["fp32_bytes"]
                 described = {"size_bytes": size, "ratio": 1.0,
                              "clean": None if reference is None else reference["target_accuracy"],

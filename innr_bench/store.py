@@ -14,7 +14,7 @@ from typing import Any
 
 import filelock
 
-from innr_bench.errors import InnrBenchError
+from innr_bench.errors import ConfigError, InnrBenchError
 
 logger = logging.getLogger(__name__)
 
@@ -117,6 +117,13 @@ class ResultStore:
 
     def manifest(self) -> dict[str, Any]:
         return read_json(self.manifest_path) or {}
+
+    def require(self) -> ResultStore:
+        """This store, or one clear error when its directory is not a results directory."""
+        if not (self.records_dir.is_dir() and self.manifest_path.is_file()):
+            raise ConfigError(f"{self.root}: not a results directory (needs manifest.json and records/); "
+                              "pass the directory `innr-bench run` wrote, e.g. runs/mnist or results/mnist")
+        return self
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
         atomic_write_json(self.manifest_path, manifest)

@@ -243,10 +243,11 @@ class CellWorker:
         per batch and reused) and under its own (white-box). A `whitebox_only` attack: each net
         on its own, no transfer."""
         assert group.model is not None
-        matrix = [ORIGINAL, *(c.label for c in attacked(self.suite.compressors, group))]
-        copies = [c.label for c in inherited(self.suite, attack, group)]
+        in_matrix, on_board = attacked(self.suite.compressors, group), inherited(self.suite, attack, group)
+        matrix = [ORIGINAL, *(c.label for c in in_matrix)]
+        copies = [c.label for c in on_board]
         nets = {ORIGINAL: group.model}
-        for compressor in attacked(self.suite.compressors, group) + inherited(self.suite, attack, group):
+        for compressor in in_matrix + on_board:
             if compressor.label not in nets:
                 nets[compressor.label] = self._compressed(group, compressor).reconstruct(group.model)
         control = None
@@ -269,10 +270,10 @@ class CellWorker:
             rows = attack_pairs(nets, targets_of, ATTACKS.get(attack.name)(**attack.params), x, y,
                                 batch_size=self.suite.eval.batch_size, device=self.device,
                                 progress=self.progress)
-        in_matrix = set(matrix)
+        matrix_nets = set(matrix)
         return {"nets": [] if attack.whitebox_only else matrix, "n_attacked": len(y),
                 "transfer": [] if attack.whitebox_only else
-                [r for r in rows if r["source"] in in_matrix and r["target"] in in_matrix],
+                [r for r in rows if r["source"] in matrix_nets and r["target"] in matrix_nets],
                 "inheritance": inheritance_rows(rows, ORIGINAL, [ORIGINAL, *board],
                                                 whitebox_only=attack.whitebox_only),
                 "whitebox_only": attack.whitebox_only, "copies": len(copies),
