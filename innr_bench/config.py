@@ -127,9 +127,13 @@ class Component:
     limit: int | None = None  # attacks: attack only the first N test inputs
     targets: tuple[str, ...] | None = None  # compressors: the target labels it applies to; None: all
     whitebox_only: bool = False  # attacks: each net attacked on its own, no transfer
+    # the component's own revision of what its params mean (e.g. a recipe's defaults changed);
+    # None for the first: keys made before revisions existed stay valid
+    revision: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "params": self.params, "label": self.label,
+                **({} if self.revision is None else {"revision": self.revision}),
                 **({} if self.transfer else {"transfer": False}),
                 **({} if self.limit is None else {"limit": self.limit}),
                 **({"whitebox_only": True} if self.whitebox_only else {}),
@@ -141,8 +145,10 @@ class Component:
 
     def key_params(self) -> dict[str, Any]:
         """Params that identify the result: unset (None) options are left out, so adding a new
-        optional parameter to a component does not invalidate what was computed before."""
-        return {k: v for k, v in self.params.items() if v is not None}
+        optional parameter to a component does not invalidate what was computed before; a
+        component's revision enters them, so a changed default does."""
+        params = {k: v for k, v in self.params.items() if v is not None}
+        return params if self.revision is None else {**params, "revision": self.revision}
 
 
 @dataclass(frozen=True)
@@ -309,9 +315,10 @@ def _expand(where: str, spec: ComponentSpec, registry: Registry[Any], source: st
             params = validate_params(entry.factory, given, where=f"{where}.params")
         except ConfigError as error:
             raise ConfigError(_prefix(str(error), source)) from None
+        revision = None
         if registry.kind in ("compressor", "attack"):  # cheap to build: catch cross-field errors now
             try:
-                entry.factory(**params)
+                revision = getattr(entry.factory(**params), "revision", None)
             except ConfigError as error:
                 raise ConfigError(f"{source}: {where}.params.{error}") from None
             except MissingExtraError as error:
@@ -322,7 +329,8 @@ def _expand(where: str, spec: ComponentSpec, registry: Registry[Any], source: st
                                     transfer=getattr(spec, "transfer", True),
                                     limit=getattr(spec, "limit", None),
                                     targets=None if only is None else tuple(only),
-                                    whitebox_only=getattr(spec, "whitebox_only", False)))
+                                    whitebox_only=getattr(spec, "whitebox_only", False),
+                                    revision=revision))
     return components
 
 

@@ -40,6 +40,9 @@ class Comparison:
     agreeing: int = 0
     differing: list[str] = field(default_factory=list)  # "setting seed s: a -> b"
     missing: list[str] = field(default_factory=list)  # cells on one side only
+    # settings whose component differs between the sides (params or revision): compared anyway,
+    # but a difference there may be the new definition, not the environment
+    redefined: list[str] = field(default_factory=list)
     environment: pd.DataFrame = field(default_factory=pd.DataFrame)  # field, A, B where they differ
     tolerance_pt: float = DEFAULT_TOLERANCE_PT
 
@@ -52,6 +55,8 @@ class Comparison:
             line += f"; {len(self.differing)} differ: {shown}"
         if self.missing:
             line += f"; {len(self.missing)} on one side only"
+        if self.redefined:
+            line += f"; {len(self.redefined)} settings defined differently: {'; '.join(self.redefined[:3])}"
         return line
 
     def ok(self) -> bool:
@@ -77,6 +82,13 @@ def values(record: dict[str, Any]) -> dict[str, float]:
     return found
 
 
+def definition(record: dict[str, Any]) -> str:
+    """A cell's component as computed: its params and revision (e.g. `recipe distill, rev 2`)."""
+    component = record[record["kind"]]
+    params = ", ".join(f"{k} {v}" for k, v in sorted(component.get("params", {}).items()) if v is not None)
+    return params + (f", rev {component['revision']}" if component.get("revision") is not None else "")
+
+
 def environment_of(record: dict[str, Any]) -> dict[str, Any] | None:
     """The environment that entered the record's key; None when the record predates it."""
     return record.get("environment")
@@ -100,6 +112,9 @@ def compare(a: Path, b: Path, tolerance_pt: float = DEFAULT_TOLERANCE_PT) -> Com
         if not pairs:
             continue
         result.cells += len(pairs)
+        defined = [definition(r) for r in pairs[0]]
+        if defined[0] != defined[1]:
+            result.redefined.append(f"{' / '.join(key)} ({defined[0]} -> {defined[1]})")
         row, verdicts = _compare_setting(key, pairs, tolerance_pt)
         rows.append(row)
         for (ra, _), fine, worst in verdicts:
@@ -207,6 +222,9 @@ def render(comparison: Comparison, a: Path, b: Path) -> str:
     if not table.empty:
         shown = table.astype(object).where(table.notna(), "")
         lines += [tabulate(shown, headers="keys", tablefmt="github", showindex=False), ""]
+    if comparison.redefined:
+        lines += ["Settings defined differently on the two sides (a change there may be the new "
+                  "definition, not the environment): " + "; ".join(comparison.redefined), ""]
     if comparison.missing:
         lines += ["Cells on one side only: " + "; ".join(comparison.missing[:20])
                   + (" ..." if len(comparison.missing) > 20 else ""), ""]

@@ -140,3 +140,15 @@ def test_options_added_later_leave_earlier_cells_keys_alone() -> None:
     keys = [c.key_params() for c in suite.compressors]
     assert keys == [{"bits": 4, "granularity": "per-channel", "scheme": "symmetric"}, {"bits": 3},
                     {"recipe": "fast", "width": 48}]
+
+
+def test_a_recipe_revision_enters_the_keys_and_the_record_only_where_set() -> None:
+    """Changed recipe defaults must not reuse cells cached under the old ones (revision 1: unchanged
+    keys, so nothing computed before revisions existed is invalidated)."""
+    doc = {"name": "r", "seeds": [0], "datasets": [{"name": "synthetic"}], "targets": [{"name": "seed-cnn"}],
+           "compressors": [{"name": "innr-siren", "label": "fast"},
+                           {"name": "innr-siren", "label": "d", "params": {"recipe": "distill"}}]}
+    fast, distilled = parse_suite(doc).compressors
+    assert fast.revision is None and "revision" not in fast.key_params() and "revision" not in fast.to_dict()
+    assert distilled.revision == 2 and distilled.key_params()["revision"] == 2
+    assert distilled.to_dict()["revision"] == 2

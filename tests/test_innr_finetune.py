@@ -11,7 +11,7 @@ import torch
 from innr_bench.compress.base import CompressContext, Compressed, payload_bytes
 from innr_bench.compress.innr import encoding, storage
 from innr_bench.compress.innr.compressor import InnrSiren
-from innr_bench.compress.innr.finetune import synthetic_inputs
+from innr_bench.compress.innr.finetune import synthetic_inputs, teacher_probabilities
 from innr_bench.compress.serialize import from_bytes, payload_bytes_of, to_bytes
 from innr_bench.data import synthetic
 from innr_bench.errors import ConfigError
@@ -89,6 +89,7 @@ class TestOptions:
         ({"bits": 4}, "bits: 4 needs integer codes; set precision: int8"),
         ({"qat_epochs": 10, "precision": "fp16"}, "qat_epochs: 10 needs integer codes"),
         ({"recipe": "seed", "normalize": "row"}, "rows layout"),
+        ({"recipe": "distill-noise", "distill_label_loss": 0.5}, "needs training labels"),
     ])
     def test_inconsistent_options_are_config_errors(self, params: dict, match: str) -> None:
         with pytest.raises(ConfigError, match=match):
@@ -99,6 +100,14 @@ class TestOptions:
         assert InnrSiren(precision="int8", qat_epochs=5).data_free
         assert InnrSiren(distill_steps=5, distill_inputs="noise").data_free
         assert not InnrSiren(distill_steps=5, distill_inputs="data").data_free
+
+    def test_teacher_probabilities_are_computed_once_per_image_as_per_batch(self) -> None:
+        model = _trained_cnn()
+        cached = teacher_probabilities(model, DATA.train_x, 2.0, torch.device("cpu"), chunk=100)
+        with torch.no_grad():
+            direct = torch.softmax(model(DATA.train_x[:37]) / 2.0, dim=1)
+        assert cached.shape == (len(DATA.train_x), 10)
+        assert torch.allclose(cached[:37], direct, atol=1e-6)
 
     def test_synthetic_inputs_are_images_in_range_and_read_no_data(self) -> None:
         images = synthetic_inputs((1, 28, 28), 16, torch.Generator().manual_seed(0))
@@ -127,6 +136,19 @@ class TestFineTuning:
         assert tuned.size_bytes <= plain.size_bytes + 64  # same field; Huffman streams may differ
         assert _divergence(model, after) < 0.5 * _divergence(model, before)
         assert "distilled 150 steps on data" in tuned.info["storage"]
+
+    def test_a_label_loss_pulls_the_copy_towards_the_training_labels(self) -> None:
+        model = _trained_cnn()
+
+        def label_loss(copy: torch.nn.Module) -> float:
+            with torch.no_grad():
+                return float(torch.nn.functional.cross_entropy(copy(DATA.train_x), DATA.train_y))
+
+        steps = {"distill_steps": 150, "distill_lr": 1e-3}
+        _, kl_only = self._compress(model, data=True, **steps, distill_label_loss=0.0)
+        tuned, with_labels = self._compress(model, data=True, **steps, distill_label_loss=2.0)
+        assert tuned.info["settings"]["distill_label_loss"] == 2.0
+        assert label_loss(with_labels) < label_loss(kl_only)
 
     def test_distillation_on_noise_runs_without_data(self) -> None:
         model = _trained_cnn()

@@ -160,3 +160,21 @@ def test_a_changed_inheritance_row_is_a_differing_cell(two_runs: tuple[Path, Pat
     result = compare(two_runs[0], changed)
     assert result.agreeing == result.cells - 1
     assert "white-box innr-siren-small" in result.summary()  # the matrix rows are unchanged
+
+
+def test_a_setting_defined_differently_is_named(two_runs: tuple[Path, Path], tmp_path: Path) -> None:
+    """A changed recipe (its revision) is compared anyway, but said: a difference may be the recipe."""
+    import shutil
+
+    changed = tmp_path / "smoke"
+    shutil.copytree(two_runs[1], changed)
+
+    def next_revision(record: dict[str, Any]) -> None:
+        if record.get("compressor", {}).get("label") == "ptq-int4":
+            record["compressor"]["revision"] = 2
+
+    _rewrite(changed, next_revision)
+    result = compare(two_runs[0], changed)
+    assert result.ok() and len(result.redefined) == 1
+    assert "ptq-int4" in result.redefined[0] and "rev 2" in result.redefined[0]
+    assert "1 settings defined differently" in result.summary()
