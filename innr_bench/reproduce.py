@@ -83,10 +83,12 @@ def values(record: dict[str, Any]) -> dict[str, float]:
 
 
 def definition(record: dict[str, Any]) -> str:
-    """A cell's component as computed: its params and revision (e.g. `recipe distill, rev 2`)."""
+    """A cell's component as computed: its params, input limit and revision (e.g. `recipe
+    distill, rev 2`)."""
     component = record[record["kind"]]
-    params = ", ".join(f"{k} {v}" for k, v in sorted(component.get("params", {}).items()) if v is not None)
-    return params + (f", rev {component['revision']}" if component.get("revision") is not None else "")
+    parts = [f"{k} {v}" for k, v in sorted(component.get("params", {}).items()) if v is not None]
+    parts += [f"{k} {component[k]}" for k in ("limit", "revision") if component.get(k) is not None]
+    return ", ".join(parts)
 
 
 def environment_of(record: dict[str, Any]) -> dict[str, Any] | None:

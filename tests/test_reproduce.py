@@ -176,5 +176,5 @@ def test_a_setting_defined_differently_is_named(two_runs: tuple[Path, Path], tmp
     _rewrite(changed, next_revision)
     result = compare(two_runs[0], changed)
     assert result.ok() and len(result.redefined) == 1
-    assert "ptq-int4" in result.redefined[0] and "rev 2" in result.redefined[0]
+    assert "ptq-int4" in result.redefined[0] and "revision 2" in result.redefined[0]
     assert "1 settings defined differently" in result.summary()
