@@ -100,6 +100,10 @@ def attack_pairs(
     ]
 
 
+# What a copy inherits from the original's attack: its row of the original's transfer matrix.
+INHERITED_FIELDS = ("correct", "cond_n", "cond_transferred", "accuracy", "transfer_rate", "relative_transfer")
+
+
 def inheritance_rows(rows: list[dict[str, Any]], original: str, nets: Sequence[str],
                      whitebox_only: bool = False) -> list[dict[str, Any]]:
     """Per (eps, net): what the net inherits from `original` (accuracy under the original's
@@ -114,10 +118,6 @@ def inheritance_rows(rows: list[dict[str, Any]], original: str, nets: Sequence[s
             out.append({
                 "eps": eps, "net": net, "n": own["n"], "whitebox_correct": own["correct"],
                 "whitebox_accuracy": own["accuracy"],
-                **({k: inherited[k] for k in ("correct", "cond_n", "cond_transferred", "accuracy",
-                                              "transfer_rate", "relative_transfer")}
-                   if inherited is not None else
-                   dict.fromkeys(("correct", "cond_n", "cond_transferred", "accuracy", "transfer_rate",
-                                  "relative_transfer"))),
+                **{k: None if inherited is None else inherited[k] for k in INHERITED_FIELDS},
             })
     return out

@@ -68,6 +68,11 @@ def inheritance_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def suite_headline_eps(suite: dict[str, Any]) -> float | None:
+    """The suite's `eval.headline_eps` as its manifest records it (None: not set)."""
+    return suite.get("eval", {}).get("headline_eps")
+
+
 def headline(frame: pd.DataFrame, eps: float | None) -> float:
     """The eps shown: the suite's `headline_eps` when the attack has it, else its largest."""
     available = sorted(frame["eps"].unique())
@@ -79,9 +84,9 @@ def _percent(values: pd.Series) -> str:
     return "n/a" if values.empty else mean_std(values, 100)
 
 
-def leaderboard(records: list[dict[str, Any]], headline_eps: float | None = None) -> list[Section]:
-    """One section per (data, target, attack): a row per net at the headline eps."""
-    long = inheritance_frame(records)
+def leaderboard(long: pd.DataFrame, headline_eps: float | None = None) -> list[Section]:
+    """One section per (data, target, attack) of `inheritance_frame`: a row per net at the
+    headline eps."""
     if long.empty:
         return []
     sections = []
@@ -117,10 +122,10 @@ def leaderboard(records: list[dict[str, Any]], headline_eps: float | None = None
     return sections
 
 
-def plots(records: list[dict[str, Any]], out_dir: Path, headline_eps: float | None = None) -> list[Path]:
-    """Per (data, target, attack): conditional transfer rate vs bytes and vs agreement, one line
-    (or set of points) per method family, mean ± std over seeds; the control as a band."""
-    long = inheritance_frame(records)
+def plots(long: pd.DataFrame, out_dir: Path, headline_eps: float | None = None) -> list[Path]:
+    """Per (data, target, attack) of `inheritance_frame`: conditional transfer rate vs bytes and
+    vs agreement, one line (or set of points) per method family, mean ± std over seeds; the
+    control as a band."""
     if long.empty:
         return []
     written: list[Path] = []
@@ -143,8 +148,8 @@ def plots(records: list[dict[str, Any]], out_dir: Path, headline_eps: float | No
         for ax, x, label in ((by_bytes, "bytes", "stored bytes (log scale)"),
                              (by_agreement, "agreement", "agreement with the original (clean test set)")):
             if not control.empty:
-                low, high = (control.mean() - control.std(ddof=1 if len(control) > 1 else 0)) * 100, \
-                    (control.mean() + control.std(ddof=1 if len(control) > 1 else 0)) * 100
+                spread = control.std(ddof=1 if len(control) > 1 else 0)
+                low, high = (control.mean() - spread) * 100, (control.mean() + spread) * 100
                 ax.axhspan(low, high, color="gray", alpha=0.25,
                            label=f"control (independent net): {control.mean() * 100:.1f} %")
                 ax.axhline(control.mean() * 100, color="gray", linewidth=1)

@@ -236,10 +236,11 @@ def write_leaderboards(
     records = store.records()
     suite = store.manifest().get("suite", {})
     references = suite.get("references", [])
-    headline_eps = suite.get("eval", {}).get("headline_eps")
+    headline_eps = inheritance.suite_headline_eps(suite)
+    inherited = inheritance.inheritance_frame(records)
     out = Path(results_dir) / "leaderboards"
     written: dict[str, Path] = {}
-    board = inheritance.leaderboard(records, headline_eps)
+    board = inheritance.leaderboard(inherited, headline_eps)
     board_summary = (pd.concat([frame.assign(section=title) for title, frame in board], ignore_index=True)
                      if board else pd.DataFrame())
     for name, (sections, summary), caption in (
@@ -259,7 +260,7 @@ def write_leaderboards(
         paths = accuracy_vs_bytes(sizes, out, references) if not sizes.empty else []
         if not transfers.empty:
             paths += transfer_heatmaps(transfers, out) + accuracy_vs_eps(transfers, out)
-        paths += inheritance.plots(records, out, headline_eps)
+        paths += inheritance.plots(inherited, out, headline_eps)
         for path in paths:
             written[path.name] = path
     return written

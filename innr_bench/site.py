@@ -138,9 +138,10 @@ def suite_page(results: Path, out: Path) -> dict[str, Any]:
     plots = accuracy_vs_bytes(sizes, out, references) if not sizes.empty else []
     if not transfers.empty:
         plots += transfer_heatmaps(transfers, out) + accuracy_vs_eps(transfers, out)
-    headline_eps = suite.get("eval", {}).get("headline_eps")
-    board = inheritance.leaderboard(records, headline_eps)
-    plots += inheritance.plots(records, out, headline_eps)
+    headline_eps = inheritance.suite_headline_eps(suite)
+    inherited = inheritance.inheritance_frame(records)
+    board = inheritance.leaderboard(inherited, headline_eps)
+    plots += inheritance.plots(inherited, out, headline_eps)
     images = [p for p in plots if p.suffix == ".png"]
     name = suite.get("name", results.name)
     body = [f"<p><a href=\"../index.html\">all suites</a></p><h1>{html.escape(name)}</h1>",
