@@ -122,6 +122,51 @@ def leaderboard(long: pd.DataFrame, headline_eps: float | None = None) -> list[S
     return sections
 
 
+CORRELATION_CAPTION = (
+    "What the transfer rate follows: over the compressed copies of one target (every method and "
+    "budget; the original and the control left out), each copy's transfer rate at the headline "
+    "eps (mean over seeds) ranked against its agreement with the original, its weight error "
+    "(relative L2), its stored bytes and its clean accuracy: Spearman's rank correlation (rho), "
+    "from -1 to 1. Near 1 or -1: the copies' order by that measure is their order by transfer."
+)
+PREDICTORS = {"agreement": "agreement", "weight_rel_l2": "weight rel. L2", "size_bytes": "bytes",
+              "clean": "clean accuracy"}
+
+
+def spearman(x: pd.Series, y: pd.Series) -> float:
+    """Spearman's rho as the Pearson correlation of average ranks (no SciPy); NaN if undefined."""
+    both = pd.concat([x, y], axis=1).dropna()
+    if len(both) < 3:
+        return math.nan
+    return float(both.iloc[:, 0].rank().corr(both.iloc[:, 1].rank()))
+
+
+def correlations(long: pd.DataFrame, headline_eps: float | None = None) -> list[Section]:
+    """One section: a row per (data, target, attack crafted on the original) of `inheritance_frame`
+    with the rank correlation of the copies' transfer rate with each of `PREDICTORS`."""
+    if long.empty:
+        return []
+    table = []
+    for (data, target, attack), frame in long.groupby(["data", "target", "attack"], sort=True):
+        if frame["whitebox_only"].all():
+            continue  # nothing transfers
+        at = frame[frame["eps"] == headline(frame, headline_eps)]
+        copies = at[~at["net"].isin([ORIGINAL, CONTROL])]
+        means = copies.groupby("net")[["transfer_rate", *PREDICTORS]].mean(numeric_only=True)
+        if means["transfer_rate"].notna().sum() < 3:
+            continue
+        row: dict[str, Any] = {"data": data, "target": target, "attack": attack,
+                               "eps": f"{headline(frame, headline_eps):g}",
+                               "copies": int(means["transfer_rate"].notna().sum())}
+        for field, name in PREDICTORS.items():
+            rho = spearman(means["transfer_rate"], means[field]) if field in means else math.nan
+            row[f"rho vs {name}"] = "n/a" if math.isnan(rho) else f"{rho:+.2f}"
+        table.append(row)
+    if not table:
+        return []
+    return [("transfer rate's rank correlation over the compressed copies", pd.DataFrame(table))]
+
+
 def plots(long: pd.DataFrame, out_dir: Path, headline_eps: float | None = None) -> list[Path]:
     """Per (data, target, attack) of `inheritance_frame`: conditional transfer rate vs bytes and
     vs agreement, one line (or set of points) per method family, mean ± std over seeds; the

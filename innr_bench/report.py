@@ -241,12 +241,15 @@ def write_leaderboards(
     out = Path(results_dir) / "leaderboards"
     written: dict[str, Path] = {}
     board = inheritance.leaderboard(inherited, headline_eps)
+    follows = inheritance.correlations(inherited, headline_eps)
     board_summary = (pd.concat([frame.assign(section=title) for title, frame in board], ignore_index=True)
                      if board else pd.DataFrame())
     for name, (sections, summary), caption in (
         ("accuracy-vs-size", accuracy_vs_size(records, references), SIZE_CAPTION),
         ("transfer", transfer(records), TRANSFER_CAPTION),
         ("inheritance", (board, board_summary), inheritance.CAPTION),
+        ("inheritance-correlations", (follows, follows[0][1] if follows else pd.DataFrame()),
+         inheritance.CORRELATION_CAPTION),
     ):
         if not sections:
             continue

@@ -155,6 +155,10 @@ def suite_page(results: Path, out: Path) -> dict[str, Any]:
     if board:
         body += ["<h2>Adversarial inheritance</h2>",
                  f"<p class=\"caption\">{html.escape(inheritance.CAPTION)}</p>", sections_html(board)]
+        follows = inheritance.correlations(inherited, headline_eps)
+        if follows:
+            body += [f"<p class=\"caption\">{html.escape(inheritance.CORRELATION_CAPTION)}</p>",
+                     sections_html(follows)]
     if images:
         body.append("<h2>Plots</h2>")
         body += [f"<figure><img src=\"{html.escape(p.name)}\" alt=\"{html.escape(p.stem)}\">"

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 import yaml
 
 from innr_bench.config import parse_suite
+from innr_bench.inheritance import correlations, spearman
 from innr_bench.report import write_leaderboards
 from innr_bench.runner import Runner
 
@@ -61,6 +64,8 @@ def test_the_inheritance_board_and_plots_are_written(smoke_run: Path) -> None:
     assert "inheritance under fgsm (crafted on the original) at eps 0.1" in board
     assert "control's transfer rate" in board and "| prune-ft" in board
     assert "inheritance under fgsm-own (white-box only)" in board
+    follows = written["inheritance-correlations.md"].read_text()
+    assert "rho vs agreement" in follows and "| fgsm " in follows and "fgsm-own" not in follows
     plots = [p for p in written.values() if p.name.startswith("inheritance-") and p.suffix == ".png"]
     assert len(plots) == 1 and plots[0].stat().st_size > 1000  # none for the white-box-only attack
 
@@ -81,3 +86,35 @@ def test_autoattack_standard_reads_each_copy_s_own_robustness(repo_root: Path, t
     board = {row["net"]: row for row in record["inheritance"]}
     assert set(board) == {"original", "innr-siren-small", "ptq-int4", "control"}
     assert all(0 <= row["whitebox_accuracy"] <= 1 and row["transfer_rate"] is None for row in board.values())
+
+
+def _board(rates: list[float], agreements: list[float], whitebox_only: bool = False) -> pd.DataFrame:
+    """A long inheritance frame of one target: copies c0, c1, ... plus the original and the control."""
+    common = {"data": "d", "target": "t", "attack": "a", "whitebox_only": whitebox_only,
+              "seed": 0, "eps": 0.1}
+    rows = [{**common, "net": f"c{i}", "transfer_rate": rate, "agreement": agree, "weight_rel_l2": 1 - agree,
+             "size_bytes": 100 + i, "clean": agree}
+            for i, (rate, agree) in enumerate(zip(rates, agreements))]
+    rows += [{**common, "net": net, "transfer_rate": 0.0, "agreement": 0.0, "weight_rel_l2": 9.0,
+              "size_bytes": 1, "clean": 0.0} for net in ("original", "control")]
+    return pd.DataFrame(rows)
+
+
+def test_spearman_is_the_rank_correlation_and_ties_share_a_rank() -> None:
+    assert spearman(pd.Series([1, 2, 3, 4]), pd.Series([10, 20, 30, 400])) == pytest.approx(1.0)
+    assert spearman(pd.Series([1, 2, 3, 4]), pd.Series([4, 3, 2, 1])) == pytest.approx(-1.0)
+    assert spearman(pd.Series([1, 2, 2, 3]), pd.Series([1, 2, 3, 4])) == pytest.approx(0.9486833, abs=1e-6)
+    assert math.isnan(spearman(pd.Series([1, 2]), pd.Series([1, 2])))  # too few to rank
+
+
+def test_correlations_rank_the_copies_alone_and_skip_whitebox_only_attacks() -> None:
+    # transfer rises with agreement, so it falls with weight error; the original and control
+    # (0 transfer, extreme values) would break the monotone order if they were counted
+    ((title, table),) = correlations(_board([0.2, 0.5, 0.9, 0.95], [0.8, 0.9, 0.97, 0.99]))
+    assert "rank correlation" in title
+    row = table.iloc[0]
+    assert row["copies"] == 4 and row["rho vs agreement"] == "+1.00"
+    assert row["rho vs weight rel. L2"] == "-1.00"
+    assert row["rho vs bytes"] == "+1.00" and row["rho vs clean accuracy"] == "+1.00"
+    assert correlations(_board([0.2, 0.5, 0.9], [0.8, 0.9, 0.97], whitebox_only=True)) == []
+    assert correlations(_board([0.2, 0.5], [0.8, 0.9])) == []  # too few copies to rank
