@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from innr_bench.config import CONTROL, ORIGINAL
-from innr_bench.plots import _save, family, slug
+from innr_bench.plots import _save, family, family_styles, slug
 from innr_bench.report import Section, data_provenance, mean_std
 
 CAPTION = (
@@ -198,11 +198,12 @@ def plots(long: pd.DataFrame, out_dir: Path, headline_eps: float | None = None) 
                 ax.axhspan(low, high, color="gray", alpha=0.25,
                            label=f"control (independent net): {control.mean() * 100:.1f} %")
                 ax.axhline(control.mean() * 100, color="gray", linewidth=1)
+            styles = family_styles(points["family"])
             for name, fam in points.groupby("family", sort=True):
                 fam = fam.sort_values(x)
                 ax.errorbar(fam[x] * (1 if x == "bytes" else 100), fam["rate"] * 100, yerr=fam["std"] * 100,
-                            marker="o", markersize=4, capsize=3, linewidth=1.2 if x == "bytes" else 0,
-                            elinewidth=1, label=name)
+                            markersize=4, capsize=3, linewidth=1.2 if x == "bytes" else 0,
+                            elinewidth=1, label=name, **styles[name])
             if x == "bytes":
                 ax.set_xscale("log")
             ax.set_xlabel(label)

@@ -26,6 +26,20 @@ def family(label: str) -> str:
     return label.split("[", 1)[0]
 
 
+# Measured families: filled, coloured, shapes other than the published marks'.
+FAMILY_MARKERS = ("o", "^", "v", "<", ">", "h", "p", "8")
+# tab20's ten dark hues first, then the ten light ones: the first ten families differ in hue.
+FAMILY_COLOURS = tuple(plt.get_cmap("tab20")(i) for i in (*range(0, 20, 2), *range(1, 20, 2)))
+
+
+def family_styles(families: Any) -> dict[str, dict[str, Any]]:
+    """A colour and a marker per method family, distinct for up to 20 families (matplotlib's
+    default cycle repeats after ten, and a board has 16); the same families, the same styles."""
+    return {name: {"color": FAMILY_COLOURS[i % len(FAMILY_COLOURS)],
+                   "marker": FAMILY_MARKERS[i % len(FAMILY_MARKERS)]}
+            for i, name in enumerate(sorted(set(families)))}
+
+
 def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()
 
@@ -35,10 +49,12 @@ def _draw(ax: Any, points: pd.DataFrame, original: float, fp32: float) -> None:
     ax.axhline(original, color="black", linestyle="--", linewidth=1,
                label=f"original (fp32) {original:.2f} %")
     ax.plot([fp32], [original], marker="*", markersize=11, color="black", linestyle="none")
-    for name, fam in points[points["family"] != REFERENCE_METHOD].groupby("family", sort=True):
+    measured = points[points["family"] != REFERENCE_METHOD]
+    styles = family_styles(measured["family"])
+    for name, fam in measured.groupby("family", sort=True):
         fam = fam.sort_values("bytes")
-        ax.errorbar(fam["bytes"], fam["acc"] * 100, yerr=fam["std"] * 100, marker="o", markersize=4,
-                    capsize=3, linewidth=1.3, label=name)
+        ax.errorbar(fam["bytes"], fam["acc"] * 100, yerr=fam["std"] * 100, markersize=4,
+                    capsize=3, linewidth=1.3, label=name, **styles[name])
     ax.set_xscale("log")
     ax.set_xlabel("stored bytes (log scale)")
     ax.grid(True, which="both", alpha=0.3)

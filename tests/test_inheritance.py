@@ -118,3 +118,12 @@ def test_correlations_rank_the_copies_alone_and_skip_whitebox_only_attacks() -> 
     assert row["rho vs bytes"] == "+1.00" and row["rho vs clean accuracy"] == "+1.00"
     assert correlations(_board([0.2, 0.5, 0.9], [0.8, 0.9, 0.97], whitebox_only=True)) == []
     assert correlations(_board([0.2, 0.5], [0.8, 0.9])) == []  # too few copies to rank
+
+
+def test_every_family_of_a_full_board_gets_its_own_colour_and_marker() -> None:
+    from innr_bench.plots import family_styles
+
+    families = [f"family-{i}" for i in range(16)]  # a Fashion-MNIST board has 16
+    styles = family_styles(reversed(families))
+    assert len({tuple(s["color"]) for s in styles.values()}) == 16
+    assert styles == family_styles(families)  # the same families, the same styles, in any order
