@@ -152,7 +152,10 @@ def correlations(long: pd.DataFrame, headline_eps: float | None = None) -> list[
             continue  # nothing transfers
         at = frame[frame["eps"] == headline(frame, headline_eps)]
         copies = at[~at["net"].isin([ORIGINAL, CONTROL])]
-        means = copies.groupby("net")[["transfer_rate", *PREDICTORS]].mean(numeric_only=True)
+        # None (no input to count) makes a column object-typed: read every field as numbers
+        fields = ["transfer_rate", *(f for f in PREDICTORS if f in copies)]
+        numbers = copies[fields].apply(pd.to_numeric, errors="coerce").assign(net=copies["net"])
+        means = numbers.groupby("net")[fields].mean()
         if means["transfer_rate"].notna().sum() < 3:
             continue
         row: dict[str, Any] = {"data": data, "target": target, "attack": attack,

@@ -88,7 +88,7 @@ def test_autoattack_standard_reads_each_copy_s_own_robustness(repo_root: Path, t
     assert all(0 <= row["whitebox_accuracy"] <= 1 and row["transfer_rate"] is None for row in board.values())
 
 
-def _board(rates: list[float], agreements: list[float], whitebox_only: bool = False) -> pd.DataFrame:
+def _board(rates: list[float | None], agreements: list[float], whitebox_only: bool = False) -> pd.DataFrame:
     """A long inheritance frame of one target: copies c0, c1, ... plus the original and the control."""
     common = {"data": "d", "target": "t", "attack": "a", "whitebox_only": whitebox_only,
               "seed": 0, "eps": 0.1}
@@ -118,6 +118,11 @@ def test_correlations_rank_the_copies_alone_and_skip_whitebox_only_attacks() -> 
     assert row["rho vs bytes"] == "+1.00" and row["rho vs clean accuracy"] == "+1.00"
     assert correlations(_board([0.2, 0.5, 0.9], [0.8, 0.9, 0.97], whitebox_only=True)) == []
     assert correlations(_board([0.2, 0.5], [0.8, 0.9])) == []  # too few copies to rank
+    # no transfer rate anywhere (None: nothing both nets got right) is nothing to rank, not an error
+    assert correlations(_board([None, None, None], [0.8, 0.9, 0.97])) == []
+    partial = _board([None, 0.5, 0.9, 0.95], [0.8, 0.9, 0.97, 0.99]).drop(columns="size_bytes")
+    ((_, table),) = correlations(partial)
+    assert table.iloc[0]["copies"] == 3 and table.iloc[0]["rho vs bytes"] == "n/a"
 
 
 def test_every_family_of_a_full_board_gets_its_own_colour_and_marker() -> None:
