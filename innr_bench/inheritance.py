@@ -150,7 +150,8 @@ def correlations(long: pd.DataFrame, headline_eps: float | None = None) -> list[
     for (data, target, attack), frame in long.groupby(["data", "target", "attack"], sort=True):
         if frame["whitebox_only"].all():
             continue  # nothing transfers
-        at = frame[frame["eps"] == headline(frame, headline_eps)]
+        eps = headline(frame, headline_eps)
+        at = frame[frame["eps"] == eps]
         copies = at[~at["net"].isin([ORIGINAL, CONTROL])]
         # None (no input to count) makes a column object-typed: read every field as numbers
         fields = ["transfer_rate", *(f for f in PREDICTORS if f in copies)]
@@ -159,7 +160,7 @@ def correlations(long: pd.DataFrame, headline_eps: float | None = None) -> list[
         if means["transfer_rate"].notna().sum() < 3:
             continue
         row: dict[str, Any] = {"data": data, "target": target, "attack": attack,
-                               "eps": f"{headline(frame, headline_eps):g}",
+                               "eps": f"{eps:g}",
                                "copies": int(means["transfer_rate"].notna().sum())}
         for field, name in PREDICTORS.items():
             rho = spearman(means["transfer_rate"], means[field]) if field in means else math.nan

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ FAMILY_MARKERS = ("o", "^", "v", "<", ">", "h", "p", "8")
 FAMILY_COLOURS = tuple(plt.get_cmap("tab20")(i) for i in (*range(0, 20, 2), *range(1, 20, 2)))
 
 
-def family_styles(families: Any) -> dict[str, dict[str, Any]]:
+def family_styles(families: Iterable[str]) -> dict[str, dict[str, Any]]:
     """A colour and a marker per method family, distinct for up to 20 families (matplotlib's
     default cycle repeats after ten, and a board has 16); the same families, the same styles."""
     return {name: {"color": FAMILY_COLOURS[i % len(FAMILY_COLOURS)],
