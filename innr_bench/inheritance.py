@@ -157,11 +157,11 @@ def correlations(long: pd.DataFrame, headline_eps: float | None = None) -> list[
         fields = ["transfer_rate", *(f for f in PREDICTORS if f in copies)]
         numbers = copies[fields].apply(pd.to_numeric, errors="coerce").assign(net=copies["net"])
         means = numbers.groupby("net")[fields].mean()
-        if means["transfer_rate"].notna().sum() < 3:
+        ranked = int(means["transfer_rate"].notna().sum())
+        if ranked < 3:
             continue
-        row: dict[str, Any] = {"data": data, "target": target, "attack": attack,
-                               "eps": f"{eps:g}",
-                               "copies": int(means["transfer_rate"].notna().sum())}
+        row: dict[str, Any] = {"data": data, "target": target, "attack": attack, "eps": f"{eps:g}",
+                               "copies": ranked}
         for field, name in PREDICTORS.items():
             rho = spearman(means["transfer_rate"], means[field]) if field in means else math.nan
             row[f"rho vs {name}"] = "n/a" if math.isnan(rho) else f"{rho:+.2f}"
@@ -193,6 +193,7 @@ def plots(long: pd.DataFrame, out_dir: Path, headline_eps: float | None = None) 
         points["std"] = points["std"].fillna(0.0)
         points["family"] = points["net"].map(family)
         control = at[at["net"] == CONTROL]["transfer_rate"].dropna()
+        styles = family_styles(points["family"])
         fig, (by_bytes, by_agreement) = plt.subplots(1, 2, figsize=(12, 5), dpi=110)
         for ax, x, label in ((by_bytes, "bytes", "stored bytes (log scale)"),
                              (by_agreement, "agreement", "agreement with the original (clean test set)")):
@@ -202,7 +203,6 @@ def plots(long: pd.DataFrame, out_dir: Path, headline_eps: float | None = None) 
                 ax.axhspan(low, high, color="gray", alpha=0.25,
                            label=f"control (independent net): {control.mean() * 100:.1f} %")
                 ax.axhline(control.mean() * 100, color="gray", linewidth=1)
-            styles = family_styles(points["family"])
             for name, fam in points.groupby("family", sort=True):
                 fam = fam.sort_values(x)
                 ax.errorbar(fam[x] * (1 if x == "bytes" else 100), fam["rate"] * 100, yerr=fam["std"] * 100,
