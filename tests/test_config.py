@@ -93,7 +93,7 @@ class TestConfigErrors:
          r"compressors\[0\]\.params\.widht: 3 is invalid \(unknown key\)"),
         (_with(compressors=[{"name": "innr-siren", "params": {"recipe": "best"}}]),
          r"compressors\[0\]\.params\.recipe: 'best' is invalid \(Input should be 'fast', 'seed', "
-         r"'distill' or 'distill-noise'\)"),
+         r"'distill', 'distill-noise', 'distill-quick' or 'distill-impressions'\)"),
         (_with(attacks=[{"name": "fgsm", "params": {"eps": [0.1, 2.0]}}]),
          r"attacks\[0\]\.params\.eps\[1\]: 2\.0 is invalid \(Input should be less than or equal to 1\)"),
         (_with(attacks=[{"name": "fgsm", "params": {"clamp": "sometimes"}}]),

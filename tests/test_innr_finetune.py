@@ -11,7 +11,13 @@ import torch
 from innr_bench.compress.base import CompressContext, Compressed, payload_bytes
 from innr_bench.compress.innr import encoding, storage
 from innr_bench.compress.innr.compressor import InnrSiren
-from innr_bench.compress.innr.finetune import synthetic_inputs, teacher_probabilities
+from innr_bench.compress.innr.finetune import teacher_probabilities
+from innr_bench.compress.innr.synthetic import (
+    class_impressions,
+    impression_batch,
+    impression_targets,
+    noise_images,
+)
 from innr_bench.compress.serialize import from_bytes, payload_bytes_of, to_bytes
 from innr_bench.data import synthetic
 from innr_bench.errors import ConfigError
@@ -99,7 +105,16 @@ class TestOptions:
         assert InnrSiren().data_free
         assert InnrSiren(precision="int8", qat_epochs=5).data_free
         assert InnrSiren(distill_steps=5, distill_inputs="noise").data_free
+        assert InnrSiren(distill_steps=5, distill_inputs="impressions").data_free
+        assert InnrSiren(recipe="distill-impressions").data_free
         assert not InnrSiren(distill_steps=5, distill_inputs="data").data_free
+        assert not InnrSiren(recipe="distill-quick").data_free
+
+    def test_the_quick_recipe_is_distill_with_fewer_steps(self) -> None:
+        quick, full = InnrSiren(recipe="distill-quick"), InnrSiren(recipe="distill")
+        assert quick.distill.steps == 4000 < full.distill.steps
+        assert {k: v for k, v in quick.settings.items() if k != "distill_steps"} == \
+            {k: v for k, v in full.settings.items() if k != "distill_steps"}
 
     def test_teacher_probabilities_are_computed_once_per_image_as_per_batch(self) -> None:
         model = _trained_cnn()
@@ -110,10 +125,44 @@ class TestOptions:
         assert torch.allclose(cached[:37], direct, atol=1e-6)
 
     def test_synthetic_inputs_are_images_in_range_and_read_no_data(self) -> None:
-        images = synthetic_inputs((1, 28, 28), 16, torch.Generator().manual_seed(0))
+        images = noise_images((1, 28, 28), 16, torch.Generator().manual_seed(0))
         assert images.shape == (16, 1, 28, 28)
         assert float(images.min()) >= 0 and float(images.max()) <= 1
         assert float(images.std()) > 0.05
+
+
+class TestClassImpressions:
+    def test_targets_are_distributions_led_by_their_class(self) -> None:
+        targets = impression_targets(50, 10, torch.Generator().manual_seed(0))
+        assert torch.allclose(targets.sum(1), torch.ones(50))
+        assert torch.equal(targets.argmax(1), torch.arange(50) % 10)
+        assert float(targets.max(1).values.min()) >= 0.5
+
+    def test_the_original_calls_its_impressions_their_class(self) -> None:
+        torch.manual_seed(0)
+        model = MODELS.get("lenet5")().eval()  # untrained: its logits barely move, so it is a hard case
+
+        def make() -> torch.Tensor:
+            return class_impressions(model, (1, 28, 28), 40, 100, torch.Generator().manual_seed(3),
+                                     torch.device("cpu"))
+
+        pool = make()
+        assert pool.shape == (40, 1, 28, 28)
+        assert float(pool.min()) >= 0 and float(pool.max()) <= 1
+        with torch.no_grad():
+            called = model(pool).argmax(1)
+            from_noise = model(noise_images((1, 28, 28), 40, torch.Generator().manual_seed(3))).argmax(1)
+        hits = float((called == torch.arange(40) % 10).float().mean())
+        assert hits >= 0.9 > float((from_noise == torch.arange(40) % 10).float().mean())
+        assert torch.equal(make(), pool)  # the generator alone decides them
+
+    def test_a_batch_is_half_impressions_half_noise(self) -> None:
+        pool = torch.zeros(8, 1, 28, 28)
+        pool[:, :, 10:18, 10:18] = 1.0  # a square far from the border: rolling keeps its area
+        batch = impression_batch(pool, 16, torch.Generator().manual_seed(0))
+        assert batch.shape == (16, 1, 28, 28)
+        assert torch.equal(batch[:8].sum((1, 2, 3)), torch.full((8,), 64.0))
+        assert float(batch[8:].std()) > 0.05
 
 
 class TestFineTuning:
@@ -154,6 +203,14 @@ class TestFineTuning:
         model = _trained_cnn()
         tuned, after = self._compress(model, data=False, distill_steps=50, distill_inputs="noise")
         assert tuned.info["distill_inputs"] == "noise"
+        assert all(torch.isfinite(p).all() for p in after.parameters())
+
+    def test_distillation_on_impressions_runs_without_data(self) -> None:
+        model = _trained_cnn()
+        tuned, after = self._compress(model, data=False, distill_steps=20, distill_inputs="impressions",
+                                      distill_pool=30, distill_pool_steps=5)
+        assert tuned.info["distill_inputs"] == "impressions" and tuned.info["impressions"] == 30
+        assert "distilled 20 steps on impressions" in tuned.info["storage"]
         assert all(torch.isfinite(p).all() for p in after.parameters())
 
     def test_quantization_aware_refit_lowers_the_stored_weight_error(self) -> None:

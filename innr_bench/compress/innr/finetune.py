@@ -9,8 +9,9 @@ field at their coordinates.
   little.
 - `distill` (NeRN-style, Ashkenazi et al. 2023): the decoded net is run on inputs and the field
   is trained so its logits match the original's (KL at a temperature). Inputs are training
-  images (`data`: the setting then uses data) or synthetic images drawn from noise (`noise`:
-  data-free; only the input shape is known).
+  images (`data`: the setting then uses data), synthetic images drawn from noise (`noise`:
+  data-free; only the input shape is known), or half noise and half class impressions made from
+  the original net (`impressions`: data-free; see `synthetic`).
 """
 
 from __future__ import annotations
@@ -28,10 +29,11 @@ from torch.func import functional_call
 from innr_bench.compress.innr import encoding
 from innr_bench.compress.innr.fit import masked_mse
 from innr_bench.compress.innr.storage import fake_quantize
+from innr_bench.compress.innr.synthetic import class_impressions, impression_batch, noise_images
 from innr_bench.data import Dataset
 from innr_bench.progress import Progress
 
-Inputs = Literal["data", "noise"]
+Inputs = Literal["data", "noise", "impressions"]
 HISTORY_EVERY = 100  # steps between stored loss values
 STATS_LR_FACTOR = 1.0  # learning-rate multiplier of the trained per-row/per-tensor mean and std
 
@@ -81,21 +83,8 @@ class DistillSettings:
     learn_stats: bool  # train the stored per-row/per-tensor mean and std too
     weight_loss: float = 0.0  # weight of the (standardized) weight MSE added to the KL
     label_loss: float = 0.0  # weight of the cross-entropy with the training labels (data only)
-
-
-def synthetic_inputs(shape: tuple[int, ...], batch: int, generator: torch.Generator) -> torch.Tensor:
-    """Images in [0, 1] that read no data: half pixel noise, half smooth noise (a random coarse
-    grid of 4x4 to 8x8 upsampled), each with a random contrast, so activations cover more than
-    what white noise alone reaches."""
-    channels, height, width = shape
-    half = batch // 2
-    pixel = torch.rand(half, channels, height, width, generator=generator)
-    cells = int(torch.randint(4, 9, (1,), generator=generator))
-    coarse = torch.rand(batch - half, channels, cells, cells, generator=generator)
-    smooth = nn.functional.interpolate(coarse, size=(height, width), mode="bilinear", align_corners=False)
-    images = torch.cat([pixel, smooth])
-    contrast = torch.rand(batch, 1, 1, 1, generator=generator) * 2
-    return (images * contrast).clamp(0, 1)
+    pool_size: int = 2000  # class impressions made once (inputs `impressions` only)
+    pool_steps: int = 200  # Adam steps that make them
 
 
 def teacher_probabilities(teacher: nn.Module, images: torch.Tensor, temperature: float,
@@ -141,14 +130,23 @@ def distill(
     history: list[list[float]] = []
     loss = torch.tensor(math.nan)
     cached = teacher_probabilities(teacher, data.train_x, t, device) if settings.inputs == "data" else None
+    pool = None
+    if settings.inputs == "impressions":
+        made = time.perf_counter()
+        with progress.task("class impressions", total=settings.pool_steps) as advance:
+            pool = class_impressions(teacher, shape, settings.pool_size, settings.pool_steps, generator,
+                                     device, on_step=advance)
+        impressions_seconds = time.perf_counter() - made
     with progress.task(f"distill INNR ({settings.inputs})", total=settings.steps) as advance:
         for step in range(1, settings.steps + 1):
             if settings.inputs == "data":
                 index = torch.randint(len(data.train_y), (settings.batch_size,), generator=generator)
                 x = data.train_x[index].to(device)
                 labels = data.train_y[index].to(device)
+            elif pool is not None:
+                x = impression_batch(pool, settings.batch_size, generator).to(device)
             else:
-                x = synthetic_inputs(shape, settings.batch_size, generator).to(device)
+                x = noise_images(shape, settings.batch_size, generator).to(device)
             if cached is not None:
                 target = cached[index.to(cached.device)]
             else:
@@ -178,4 +176,6 @@ def distill(
     info = {"distill_steps": settings.steps, "distill_inputs": settings.inputs,
             "distill_kl": history[-1][1] if history else math.nan, "distill_history": history,
             "distill_seconds": time.perf_counter() - start}
+    if pool is not None:
+        info |= {"impressions": settings.pool_size, "impressions_seconds": impressions_seconds}
     return final_stats, info
