@@ -27,7 +27,8 @@ from innr_bench.progress import Progress
 from innr_bench.registry import DATASETS, MODELS
 
 # Each recipe at the budget it is published at (suites/fashion-mnist.yaml); None: its own width.
-BUDGETS = {"seed": None, "fast": None, "distill": 0.05, "distill-noise": 0.13}
+BUDGETS = {"seed": None, "fast": None, "distill": 0.05, "distill-noise": 0.13, "distill-quick": 0.05,
+           "distill-impressions": 0.05}
 
 
 def accuracy(model: torch.nn.Module, data, device: torch.device) -> float:
