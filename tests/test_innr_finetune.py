@@ -155,6 +155,7 @@ class TestClassImpressions:
         hits = float((called == torch.arange(40) % 10).float().mean())
         assert hits >= 0.9 > float((from_noise == torch.arange(40) % 10).float().mean())
         assert torch.equal(make(), pool)  # the generator alone decides them
+        assert all(p.grad is None for p in model.parameters())  # only the pixels were optimized
 
     def test_a_batch_is_half_impressions_half_noise(self) -> None:
         pool = torch.zeros(8, 1, 28, 28)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 import torch
 from torch import nn
+from torch.func import functional_call
 
 IMPRESSION_LR = 0.1  # Adam on the pixels' logits
 IMPRESSION_CHUNK = 500  # images per forward pass while optimizing the pool
@@ -60,11 +61,15 @@ def class_impressions(
         classes = teacher(start[:1].to(device)).shape[1]
     targets = impression_targets(count, classes, generator).to(device)
     logits = start.logit().to(device).requires_grad_(True)
+    # The teacher's weights, detached: only the pixels are optimized, and the caller's model is
+    # left without gradients.
+    frozen = {name: p.detach() for name, p in teacher.named_parameters()}
     optimizer = torch.optim.Adam([logits], lr=IMPRESSION_LR)
     for _ in range(steps):
         optimizer.zero_grad(set_to_none=True)
         for part, target in zip(logits.split(IMPRESSION_CHUNK), targets.split(IMPRESSION_CHUNK)):
-            log_p = nn.functional.log_softmax(teacher(torch.sigmoid(part)), dim=1)
+            outputs = functional_call(teacher, frozen, (torch.sigmoid(part),))
+            log_p = nn.functional.log_softmax(outputs, dim=1)
             loss = -(target * log_p).sum() / count  # the pool's mean, accumulated chunk by chunk
             loss.backward()
         optimizer.step()
