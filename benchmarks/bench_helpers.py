@@ -13,10 +13,14 @@ from innr_bench.progress import Progress
 CPU = torch.device("cpu")
 # suites/mnist.yaml's target: seed-cnn c=32, Adam 5e-4, batch 512, 590 steps, seed 0.
 SEED_TRAIN = TrainConfig(lr=5e-4, batch_size=512, epochs=5, steps=590)
+# Each innr-siren recipe at the budget it is published at (suites/fashion-mnist.yaml); None: its
+# own width.
+PUBLISHED_BUDGETS = {"seed": None, "fast": None, "distill": 0.05, "distill-noise": 0.13,
+                     "distill-quick": 0.05, "distill-impressions": 0.05}
 
 
-def accuracy(model: torch.nn.Module, data: Dataset) -> float:
-    return float((predict(model, data.test_x, batch_size=1000, device=CPU) == data.test_y).float().mean())
+def accuracy(model: torch.nn.Module, data: Dataset, device: torch.device = CPU) -> float:
+    return float((predict(model, data.test_x, batch_size=1000, device=device) == data.test_y).float().mean())
 
 
 def train_seed_target(data: Dataset) -> torch.nn.Module:

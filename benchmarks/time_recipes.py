@@ -17,22 +17,14 @@ import time
 from typing import Any
 
 import torch
+from bench_helpers import PUBLISHED_BUDGETS, accuracy
 
 from innr_bench import components  # noqa: F401  (registers the built-ins)
 from innr_bench.compress.base import CompressContext, fp32_bytes
 from innr_bench.compress.innr.compressor import RECIPES, InnrSiren
-from innr_bench.evaluate import predict
 from innr_bench.models.train import TrainConfig, train
 from innr_bench.progress import Progress
 from innr_bench.registry import DATASETS, MODELS
-
-# Each recipe at the budget it is published at (suites/fashion-mnist.yaml); None: its own width.
-BUDGETS = {"seed": None, "fast": None, "distill": 0.05, "distill-noise": 0.13, "distill-quick": 0.05,
-           "distill-impressions": 0.05}
-
-
-def accuracy(model: torch.nn.Module, data, device: torch.device) -> float:
-    return float((predict(model, data.test_x, batch_size=1000, device=device) == data.test_y).float().mean())
 
 
 def main() -> None:
@@ -54,7 +46,7 @@ def main() -> None:
     rows: list[dict[str, Any]] = []
     original = accuracy(model, data, device)
     for recipe in args.recipes:
-        budget = BUDGETS.get(recipe)
+        budget = PUBLISHED_BUDGETS.get(recipe)
         innr = InnrSiren(recipe=recipe, **({"ratio": budget} if budget else {}))
         ctx = CompressContext(seed=0, device=device, progress=Progress(enabled=False),
                               data=None if innr.data_free else data, train=config,
