@@ -13,6 +13,7 @@ import yaml
 
 from innr_bench.config import parse_suite
 from innr_bench.inheritance import correlations, spearman
+from innr_bench.plots import family_styles
 from innr_bench.report import write_leaderboards
 from innr_bench.runner import Runner
 
@@ -126,8 +127,6 @@ def test_correlations_rank_the_copies_alone_and_skip_whitebox_only_attacks() -> 
 
 
 def test_every_family_of_a_full_board_gets_its_own_colour_and_marker() -> None:
-    from innr_bench.plots import family_styles
-
     families = [f"family-{i}" for i in range(16)]  # a Fashion-MNIST board has 16
     styles = family_styles(reversed(families))
     assert len({tuple(s["color"]) for s in styles.values()}) == 16
