@@ -7,6 +7,7 @@ import yaml
 
 from innr_bench.config import load_suite, parse_suite
 from innr_bench.errors import ConfigError
+from innr_bench.worker import build_compressor
 
 VALID = {
     "name": "t",
@@ -74,6 +75,13 @@ class TestValidSuites:
     def test_shipped_suites_load(self, repo_root: Path) -> None:
         for path in sorted((repo_root / "suites").glob("*.yaml")):
             assert load_suite(path).name == path.stem
+
+    def test_mnist_datafree_reads_no_data(self, repo_root: Path) -> None:
+        # the suite's board is one data-free front only if no compressor in it reads data
+        suite = load_suite(repo_root / "suites" / "mnist-datafree.yaml")
+        reading = [c.label for c in suite.compressors if not build_compressor(c).data_free]
+        assert reading == []
+        assert any(c.params.get("recipe") == "distill-impressions" for c in suite.compressors)
 
 
 class TestConfigErrors:
