@@ -74,6 +74,8 @@ def refit_quantized(
 
 @dataclass(frozen=True)
 class DistillSettings:
+    """One distillation's settings; their defaults live once, in compressor.PLAIN."""
+
     steps: int
     inputs: Inputs
     lr: float
@@ -81,10 +83,10 @@ class DistillSettings:
     batch_size: int
     bits: int | None  # the field's weights rounded as stored (None: fp16/fp32 storage)
     learn_stats: bool  # train the stored per-row/per-tensor mean and std too
-    weight_loss: float = 0.0  # weight of the (standardized) weight MSE added to the KL
-    label_loss: float = 0.0  # weight of the cross-entropy with the training labels (data only)
-    pool_size: int = 2000  # class impressions made once (inputs `impressions` only)
-    pool_steps: int = 200  # Adam steps that make them
+    weight_loss: float  # weight of the (standardized) weight MSE added to the KL
+    label_loss: float  # weight of the cross-entropy with the training labels (data only)
+    pool_size: int  # class impressions made once (inputs `impressions` only)
+    pool_steps: int  # Adam steps that make them
 
 
 def teacher_probabilities(teacher: nn.Module, images: torch.Tensor, temperature: float,
