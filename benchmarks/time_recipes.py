@@ -21,7 +21,8 @@ from bench_helpers import PUBLISHED_BUDGETS, accuracy
 
 from innr_bench import components  # noqa: F401  (registers the built-ins)
 from innr_bench.compress.base import CompressContext, fp32_bytes
-from innr_bench.compress.innr.compressor import RECIPES, InnrSiren
+from innr_bench.compress.innr.compressor import InnrSiren
+from innr_bench.compress.innr.spec import PRESETS
 from innr_bench.models.train import TrainConfig, train
 from innr_bench.progress import Progress
 from innr_bench.registry import DATASETS, MODELS
@@ -32,7 +33,7 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--dataset", default="fashion-mnist")
     parser.add_argument("--target", default="lenet5")
-    parser.add_argument("--recipes", nargs="+", default=list(RECIPES), choices=list(RECIPES))
+    parser.add_argument("--recipes", nargs="+", default=list(PRESETS), choices=list(PRESETS))
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()
     device = torch.device(args.device)

@@ -17,7 +17,7 @@ from innr_bench.errors import InnrBenchError
 
 logger = logging.getLogger("innr_bench")
 
-KINDS = ("datasets", "models", "compressors", "attacks")
+KINDS = ("datasets", "models", "compressors", "attacks", "fields", "layouts", "stages", "presets")
 EXIT_USER_ERROR = 2
 
 
@@ -91,6 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
     record = sub.add_parser("baseline", help="record a results dir as a baseline for `check`")
     record.add_argument("results_dir", type=Path)
     record.add_argument("-o", "--out", type=Path, required=True, help="baseline JSON to write")
+
+    upgrade = sub.add_parser("migrate", help="re-key stored result sets to keys from what ran (once per "
+                             "set; records whose settings resolve differently now are kept and listed)")
+    upgrade.add_argument("results_dir", type=Path, nargs="+", help="result sets, e.g. results/mnist")
 
     side = sub.add_parser("compare", help="reproducibility report: result set B against A, cell by "
                           "cell (exit 1 when cells differ beyond the tolerance)")
@@ -179,17 +183,36 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0 if comparison.ok() else 1
 
 
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from innr_bench.migrate import migrate
+
+    for root in args.results_dir:
+        result = migrate(root)
+        print(result.summary())
+        for key, reason in sorted(result.stale.items()):
+            print(f"  kept {key}: {reason}")
+    return 0
+
+
 def cmd_list(kind: str | None, plugins: list[str]) -> int:
     from innr_bench import components  # noqa: F401  (registers the built-ins)
+    from innr_bench.compress.innr.spec import PRESETS
     from innr_bench.plugins import load_installed_plugins, load_plugins
-    from innr_bench.registry import ATTACKS, COMPRESSORS, DATASETS, MODELS
+    from innr_bench.registry import ATTACKS, COMPRESSORS, DATASETS, FIELDS, LAYOUTS, MODELS, STAGES
 
     load_installed_plugins()
     load_plugins(plugins, where="--plugin", search=Path.cwd())
 
-    registries = dict(zip(KINDS, (DATASETS, MODELS, COMPRESSORS, ATTACKS)))
+    registries = dict(zip(KINDS, (DATASETS, MODELS, COMPRESSORS, ATTACKS, FIELDS, LAYOUTS, STAGES)))
     for name in [kind] if kind else KINDS:
-        rows = [(e.name, e.description) for e in registries[name].entries()]
+        if name == "presets":  # INNR presets: data, each with a version
+            rows = [(preset, f"v{entry['version']}", entry["description"])
+                    for preset, entry in sorted(PRESETS.items())]
+        else:
+            rows = [(e.name, e.description) for e in registries[name].entries()]
+        if name == "fields":  # the option a byte budget searches over
+            rows = [(e.name, f"size: {e.traits.get('size', '-')}", f"v{e.version}", e.description)
+                    for e in registries[name].entries()]
         if name == "models":  # the training a suite gets when it leaves `train` out
             from innr_bench.models.train import TrainConfig
 
@@ -305,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "list":
             return cmd_list(args.kind, args.plugin)
         commands = {"run": cmd_run, "report": cmd_report, "check": cmd_check,
-                    "baseline": cmd_baseline, "compare": cmd_compare}
+                    "baseline": cmd_baseline, "compare": cmd_compare, "migrate": cmd_migrate}
         return commands[args.command](args)
     except InnrBenchError as error:
         if args.debug:

@@ -121,19 +121,21 @@ class Component:
 
     kind: str
     name: str
-    params: dict[str, Any]  # validated, with defaults filled in
+    params: dict[str, Any]  # validated, with defaults filled in (what the suite could have written)
     label: str
     transfer: bool = True  # compressors: whether the copy enters attack-transfer matrices
     limit: int | None = None  # attacks: attack only the first N test inputs
     targets: tuple[str, ...] | None = None  # compressors: the target labels it applies to; None: all
     whitebox_only: bool = False  # attacks: each net attacked on its own, no transfer
-    # the component's own revision of what its params mean (e.g. a recipe's defaults changed);
-    # None for the first: keys made before revisions existed stay valid
-    revision: int | None = None
+    # What actually runs, every default filled in (a compressor's own resolution, e.g. an
+    # INNR's layout, field, stages and storage; else the params set): with `version`, what a
+    # cell's key hashes, so a changed default or a changed component changes the key.
+    spec: dict[str, Any] = field(default_factory=dict)
+    version: int = 1  # the registered component's own version
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "params": self.params, "label": self.label,
-                **({} if self.revision is None else {"revision": self.revision}),
+        return {"name": self.name, "params": self.params, "label": self.label, "spec": self.spec,
+                "version": self.version,
                 **({} if self.transfer else {"transfer": False}),
                 **({} if self.limit is None else {"limit": self.limit}),
                 **({"whitebox_only": True} if self.whitebox_only else {}),
@@ -143,12 +145,18 @@ class Component:
         """Whether this component computes cells for the target with label `target`."""
         return self.targets is None or target in self.targets
 
-    def key_params(self) -> dict[str, Any]:
-        """Params that identify the result: unset (None) options are left out, so adding a new
-        optional parameter to a component does not invalidate what was computed before; a
-        component's revision enters them, so a changed default does."""
-        params = {k: v for k, v in self.params.items() if v is not None}
-        return params if self.revision is None else {**params, "revision": self.revision}
+    def identity(self) -> dict[str, Any]:
+        """What identifies the computation in a key: the name, the resolved spec and the version."""
+        return {"name": self.name, "spec": self.spec, "version": self.version}
+
+
+def resolved_spec(instance: Any, params: dict[str, Any]) -> dict[str, Any]:
+    """A component's resolved spec: its own `resolved_spec()` where it has one, else its params
+    with unset (None) options left out (an option added later with None meaning "not set"
+    leaves the keys of what was computed before as they were)."""
+    own = getattr(instance, "resolved_spec", None)
+    spec = own() if callable(own) else {k: v for k, v in params.items() if v is not None}
+    return json.loads(json.dumps(spec, default=str))
 
 
 @dataclass(frozen=True)
@@ -271,7 +279,9 @@ def _train_config(where: str, model: str, given: dict[str, Any], source: str) ->
 
 
 def _prefix(message: str, source: str) -> str:
-    return "\n".join(f"{source}: {line.lstrip('.')}" for line in message.splitlines())
+    """Every line of `message` after `source` (a file, or a file and a key path ending in ".")."""
+    sep = "" if source.endswith(".") else ": "
+    return "\n".join(f"{source}{sep}{line.lstrip('.')}" for line in message.splitlines())
 
 
 def _expand_all(
@@ -315,12 +325,12 @@ def _expand(where: str, spec: ComponentSpec, registry: Registry[Any], source: st
             params = validate_params(entry.factory, given, where=f"{where}.params")
         except ConfigError as error:
             raise ConfigError(_prefix(str(error), source)) from None
-        revision = None
+        instance = None
         if registry.kind in ("compressor", "attack"):  # cheap to build: catch cross-field errors now
             try:
-                revision = getattr(entry.factory(**params), "revision", None)
+                instance = entry.factory(**params)
             except ConfigError as error:
-                raise ConfigError(f"{source}: {where}.params.{error}") from None
+                raise ConfigError(_prefix(str(error), f"{source}: {where}.params.")) from None
             except MissingExtraError as error:
                 raise MissingExtraError(f"{source}: {where}: {error}") from None
         label = _label(spec, entry.name, given, axes)
@@ -330,7 +340,7 @@ def _expand(where: str, spec: ComponentSpec, registry: Registry[Any], source: st
                                     limit=getattr(spec, "limit", None),
                                     targets=None if only is None else tuple(only),
                                     whitebox_only=getattr(spec, "whitebox_only", False),
-                                    revision=revision))
+                                    spec=resolved_spec(instance, params), version=entry.version))
     return components
 
 
@@ -344,4 +354,7 @@ def _label(spec: ComponentSpec, name: str, given: dict[str, Any], axes: list[str
 def _short(value: Any) -> str:
     if isinstance(value, list):
         return "/".join(_short(v) for v in value)
+    if isinstance(value, dict):  # a part, e.g. an INNR's field: `gauss(scale=3)`
+        options = ",".join(f"{k}={_short(v)}" for k, v in value.items() if k != "name")
+        return f"{value.get('name', '')}({options})" if options else str(value.get("name", "()"))
     return f"{value:g}" if isinstance(value, float) else str(value)

@@ -14,13 +14,14 @@ from innr_bench.errors import ConfigError
 
 
 @functools.cache
-def params_model(factory: Callable[..., Any]) -> type[pydantic.BaseModel]:
-    """A pydantic model whose fields are the factory's keyword-only parameters."""
+def params_model(factory: Callable[..., Any], exclude: tuple[str, ...] = ()) -> type[pydantic.BaseModel]:
+    """A pydantic model whose fields are the factory's keyword-only parameters, less `exclude`
+    (those its caller supplies, e.g. a field's input and output sizes)."""
     target = factory.__init__ if inspect.isclass(factory) else factory
     hints = typing.get_type_hints(target, include_extras=True)
     fields: dict[str, Any] = {}
     for name, parameter in inspect.signature(target).parameters.items():
-        if parameter.kind is not inspect.Parameter.KEYWORD_ONLY:
+        if parameter.kind is not inspect.Parameter.KEYWORD_ONLY or name in exclude:
             continue
         default = ... if parameter.default is inspect.Parameter.empty else parameter.default
         fields[name] = (hints.get(name, Any), default)
@@ -29,10 +30,14 @@ def params_model(factory: Callable[..., Any]) -> type[pydantic.BaseModel]:
 
 
 def validate_params(
-    factory: Callable[..., Any], params: Mapping[str, Any], *, where: str
+    factory: Callable[..., Any], params: Mapping[str, Any], *, where: str, exclude: tuple[str, ...] = ()
 ) -> dict[str, Any]:
-    """Checked, defaulted parameters; raises ConfigError naming `where` and each bad key."""
-    model = params_model(factory)
+    """Checked, defaulted parameters; raises ConfigError naming `where` and each bad key.
+    `exclude`: keyword-only parameters the caller supplies, which `params` may not set."""
+    given = sorted(set(params) & set(exclude))
+    if given:
+        raise ConfigError(f"{where}.{given[0]}: is set by innr-bench, not in the suite; remove it")
+    model = params_model(factory, exclude)
     try:
         validated = model.model_validate(dict(params))
     except pydantic.ValidationError as error:

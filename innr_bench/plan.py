@@ -9,15 +9,18 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-import innr_bench
-from innr_bench.config import Component, Suite, Target
+from innr_bench.config import Component, EvalConfig, Suite, Target
 from innr_bench.data import Dataset
 from innr_bench.models.placement import TRAINER_REVISION
 from innr_bench.records import signature_of
+from innr_bench.registry import MODELS
 from innr_bench.store import content_key
 
 GroupId = tuple[str, str, int]  # dataset label, target label, seed
 KINDS = ("compressor", "attack")
+# Target keys hash the package version they were defined under, frozen: what training computes
+# is versioned by TRAINER_REVISION (and a model's own registered version), not by releases.
+TARGET_KEY_VERSION = "0.1.0"
 
 
 @dataclass(frozen=True)
@@ -74,11 +77,13 @@ class Plan:
 
     def _group(self, dataset: Component, target: Target, seed: int) -> TargetGroup:
         data = self.datasets[dataset.label]
+        model_version = MODELS.entry(target.model.name).version
         key = content_key({
-            "dataset": dataset.to_dict(), "data_sha256": data.sha256,
-            "model": target.model.to_dict(), "train": target.train.to_dict(),
-            "seed": seed, "version": innr_bench.__version__, "trainer": TRAINER_REVISION,
+            "dataset": _legacy(dataset), "data_sha256": data.sha256,
+            "model": _legacy(target.model), "train": target.train.to_dict(),
+            "seed": seed, "version": TARGET_KEY_VERSION, "trainer": TRAINER_REVISION,
             "environment": self.environment,
+            **({"model_version": model_version} if model_version != 1 else {}),
         })
         return TargetGroup(dataset, data, target, seed, key)
 
@@ -104,35 +109,23 @@ class Plan:
     # -- keys -------------------------------------------------------------------------------
 
     def cell_key(self, group: TargetGroup, component: Component) -> str:
-        identity = {"name": component.name, "params": component.key_params(), "label": component.label}
-        return content_key({"kind": component.kind, "group": group.key, **identity,
-                            **self._cell_inputs(group, component)})
-
-    def _cell_inputs(self, group: TargetGroup, component: Component) -> dict[str, Any]:
-        """What a cell depends on beyond its component: attack cells depend on the nets."""
         if component.kind != "attack":
-            return {"version": innr_bench.__version__}
-        control = [self.control(group).key] if self.suite.eval.control else []
+            return cell_key(group.key, component)
+        control = self.control(group).key if self.suite.eval.control else None
+        nets = [self.compressed_key(group, c) for c in attacked(self.suite.compressors, group)]
         copies = [self.compressed_key(group, c) for c in inherited(self.suite, component, group)]
-        shown_only = ("headline_eps",)  # what the reports show, not what is computed
-        return {"version": innr_bench.__version__,
-                "eval": {k: v for k, v in self.suite.eval.__dict__.items() if k not in shown_only},
-                **({"limit": component.limit} if component.limit is not None else {}),
-                **({"whitebox_only": True} if component.whitebox_only else {}),
-                "nets": [self.compressed_key(group, c) for c in attacked(self.suite.compressors, group)],
-                **({"copies": copies} if copies else {}),
-                **({"control": control} if control else {})}
+        inputs = attack_inputs(self.suite.eval, component, nets, copies, control)
+        return cell_key(group.key, component, inputs)
 
     def compressed_key(self, group: TargetGroup, compressor: Component) -> str:
-        return content_key({"group": group.key, "name": compressor.name,
-                            "params": compressor.key_params(), "version": innr_bench.__version__})
+        return compressed_key(group.key, compressor)
 
     def signature(self, task: Task) -> str:
         """The environment-free identity of a cell task (see `records.signature`)."""
         group = self.group(task.group)
         component = self.components(task.kind)[task.index]
         return signature_of(task.kind, group.seed, json.loads(json.dumps(component.to_dict(), default=str)),
-                            group.describe(), group.data.sha256, innr_bench.__version__)
+                            group.describe(), group.data.sha256)
 
     # -- tasks ------------------------------------------------------------------------------
 
@@ -170,16 +163,48 @@ class Plan:
         return needed
 
 
-def attacked(compressors: list[Component], group: TargetGroup) -> list[Component]:
-    """Compressed copies that enter transfer matrices (identity would duplicate the original)."""
-    return [c for c in compressors
-            if c.name != "identity" and c.transfer and c.applies_to(group.target.model.label)]
+def _legacy(component: Component) -> dict[str, Any]:
+    """A dataset's or model's dict as target keys have always hashed it (spec and version are
+    left out: a model's version enters as `model_version` where it is not 1)."""
+    return {k: v for k, v in component.to_dict().items() if k not in ("spec", "version")}
 
 
-def inherited(suite: Suite, attack: Component, group: TargetGroup) -> list[Component]:
+def compressed_key(target_key: str, compressor: Component) -> str:
+    """The cache key of a compressed copy: its target and what the compressor runs."""
+    return content_key({"group": target_key, **compressor.identity()})
+
+
+def cell_key(target_key: str, component: Component, inputs: dict[str, Any] | None = None) -> str:
+    """A cell's key: its target, what the component runs, its label, and what else it reads."""
+    return content_key({"kind": component.kind, "group": target_key, **component.identity(),
+                        "label": component.label, **(inputs or {})})
+
+
+def attack_inputs(evaluation: EvalConfig, attack: Component, nets: list[str], copies: list[str],
+                  control: str | None) -> dict[str, Any]:
+    """What an attack cell reads besides its target: the evaluation settings, the compressed
+    copies in its transfer matrix (`nets`) and on its inheritance board (`copies`, keys), and
+    the control's target key."""
+    shown_only = ("headline_eps",)  # what the reports show, not what is computed
+    return {"eval": {k: v for k, v in evaluation.__dict__.items() if k not in shown_only},
+            **({"limit": attack.limit} if attack.limit is not None else {}),
+            **({"whitebox_only": True} if attack.whitebox_only else {}),
+            "nets": nets, **({"copies": copies} if copies else {}),
+            **({"control": [control]} if control is not None else {})}
+
+
+def attacked(compressors: list[Component], group: TargetGroup | str) -> list[Component]:
+    """Compressed copies that enter transfer matrices (identity would duplicate the original),
+    for a group or a target label."""
+    label = group if isinstance(group, str) else group.target.model.label
+    return [c for c in compressors if c.name != "identity" and c.transfer and c.applies_to(label)]
+
+
+def inherited(suite: Suite, attack: Component, group: TargetGroup | str) -> list[Component]:
     """Compressed copies on the inheritance board of an attack cell: every setting of every method
     that applies to the target (identity is the original), when the suite asks for the board or
     the attack is white-box only."""
     if not (suite.eval.inheritance or attack.whitebox_only):
         return []
-    return [c for c in suite.compressors if c.name != "identity" and c.applies_to(group.target.model.label)]
+    label = group if isinstance(group, str) else group.target.model.label
+    return [c for c in suite.compressors if c.name != "identity" and c.applies_to(label)]

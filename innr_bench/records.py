@@ -106,16 +106,17 @@ def setting(record: dict[str, Any]) -> tuple[str, str, str, str]:
 
 
 def signature_of(kind: str, seed: int, component: dict[str, Any], target: dict[str, Any],
-                 data_sha256: str, version: str) -> str:
-    """What a cell computes, without where: the same component on the same target, data, seed
-    and innr-bench version. `--reuse any` takes a finished record with the same signature."""
+                 data_sha256: str) -> str:
+    """What a cell computes, without where: the same component (its resolved spec and version
+    included) on the same target, data and seed. `--reuse any` takes a finished record with the
+    same signature."""
     from innr_bench.store import content_key
 
     return content_key({"kind": kind, "seed": seed, "component": component,
                         "target": {k: v for k, v in target.items() if k != "key"},
-                        "data": data_sha256, "version": version})
+                        "data": data_sha256})
 
 
 def signature(record: dict[str, Any]) -> str:
     return signature_of(record["kind"], record["seed"], record[record["kind"]], record["target"],
-                        record["dataset"]["sha256"], record["innr_bench"])
+                        record["dataset"]["sha256"])

@@ -23,6 +23,11 @@ class Entry(Generic[T]):
     description: str
     aliases: tuple[str, ...] = ()
     defaults: dict[str, Any] = field(default_factory=dict)  # e.g. a model's training recipe
+    # What this factory computes, as a number: bump it when a change to the code makes the same
+    # settings give other results. It enters every cache key the component takes part in.
+    version: int = 1
+    # What else a kind declares about its factories, e.g. a field's size knob (`size="width"`).
+    traits: dict[str, Any] = field(default_factory=dict)
 
 
 class Registry(Generic[T]):
@@ -35,17 +40,22 @@ class Registry(Generic[T]):
 
     def register(
         self, name: str, *, aliases: tuple[str, ...] = (), description: str | None = None,
-        defaults: dict[str, Any] | None = None,
+        defaults: dict[str, Any] | None = None, version: int = 1, **traits: Any,
     ) -> Callable[[T], T]:
         """Decorator: `@MODELS.register("seed-cnn")` registers the decorated factory; `defaults`
-        holds settings a suite may leave out (for models: `{"train": {...}}`)."""
+        holds settings a suite may leave out (for models: `{"train": {...}}`); `version` is the
+        factory's own (bump it when its results change); `traits` what the kind asks of its
+        entries (for fields: `size="width"`, the option a byte budget searches over)."""
+        if not isinstance(version, int) or version < 1:
+            raise ValueError(f"{self.kind} {name!r}: version must be an integer >= 1, got {version!r}")
 
         def decorator(factory: T) -> T:
             for key in (name, *aliases):
                 if key in self._entries or key in self._aliases:
                     raise ValueError(f"{self.kind} {key!r} is already registered")
             doc = description or _first_line(inspect.getdoc(factory))
-            self._entries[name] = Entry(name, factory, doc, tuple(aliases), dict(defaults or {}))
+            self._entries[name] = Entry(name, factory, doc, tuple(aliases), dict(defaults or {}),
+                                        version, dict(traits))
             self._aliases.update({alias: name for alias in aliases})
             hook = getattr(factory, "registered_as", None)  # e.g. a compressor learns its name
             if callable(hook):
@@ -93,3 +103,7 @@ DATASETS: Registry[Callable[..., Any]] = Registry("dataset")
 MODELS: Registry[Callable[..., Any]] = Registry("model")
 COMPRESSORS: Registry[Callable[..., Any]] = Registry("compressor")
 ATTACKS: Registry[Callable[..., Any]] = Registry("attack")
+# The parts an INNR is built from (compress/innr): neural fields, weight layouts, fitting stages.
+FIELDS: Registry[Callable[..., Any]] = Registry("field")
+LAYOUTS: Registry[Callable[..., Any]] = Registry("layout")
+STAGES: Registry[Callable[..., Any]] = Registry("stage")

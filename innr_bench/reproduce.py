@@ -23,6 +23,7 @@ from typing import Any
 
 import pandas as pd
 
+from innr_bench.errors import InnrBenchError
 from innr_bench.records import Identity, identity, setting
 from innr_bench.store import ResultStore
 
@@ -40,7 +41,7 @@ class Comparison:
     agreeing: int = 0
     differing: list[str] = field(default_factory=list)  # "setting seed s: a -> b"
     missing: list[str] = field(default_factory=list)  # cells on one side only
-    # settings whose component differs between the sides (params or revision): compared anyway,
+    # settings whose component differs between the sides (resolved spec or version): compared anyway,
     # but a difference there may be the new definition, not the environment
     redefined: list[str] = field(default_factory=list)
     environment: pd.DataFrame = field(default_factory=pd.DataFrame)  # field, A, B where they differ
@@ -82,13 +83,31 @@ def values(record: dict[str, Any]) -> dict[str, float]:
     return found
 
 
-def definition(record: dict[str, Any]) -> str:
-    """A cell's component as computed: its params, input limit and revision (e.g. `recipe
-    distill, rev 2`)."""
+def definition(record: dict[str, Any]) -> dict[str, Any]:
+    """A cell's component as computed, as dotted paths: its resolved spec (for records made
+    before specs existed, the spec its stored settings resolve to) and its input limit."""
+    from innr_bench.migrate import stored_spec
+
     component = record[record["kind"]]
-    parts = [f"{k} {v}" for k, v in sorted(component.get("params", {}).items()) if v is not None]
-    parts += [f"{k} {component[k]}" for k in ("limit", "revision") if component.get(k) is not None]
-    return ", ".join(parts)
+    try:
+        spec = stored_spec(record)
+    except (InnrBenchError, KeyError, ValueError, TypeError):  # settings no longer resolve
+        spec = {"params": component.get("params", {}), "revision": component.get("revision")}
+    return _flat(spec, "") | ({"limit": component["limit"]} if component.get("limit") is not None else {})
+
+
+def _flat(value: Any, path: str) -> dict[str, Any]:
+    if isinstance(value, dict):
+        return {k: v for key, item in value.items()
+                for k, v in _flat(item, f"{path}.{key}" if path else key).items()}
+    if isinstance(value, list):
+        return {k: v for i, item in enumerate(value) for k, v in _flat(item, f"{path}[{i}]").items()}
+    return {path: value}
+
+
+def redefinition(a: dict[str, Any], b: dict[str, Any]) -> str:
+    """What differs between two definitions, e.g. `fit[1].steps 3000 -> 6000`."""
+    return ", ".join(f"{k} {a.get(k)} -> {b.get(k)}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k))
 
 
 def environment_of(record: dict[str, Any]) -> dict[str, Any] | None:
@@ -116,7 +135,7 @@ def compare(a: Path, b: Path, tolerance_pt: float = DEFAULT_TOLERANCE_PT) -> Com
         result.cells += len(pairs)
         defined = [definition(r) for r in pairs[0]]
         if defined[0] != defined[1]:
-            result.redefined.append(f"{' / '.join(key)} ({defined[0]} -> {defined[1]})")
+            result.redefined.append(f"{' / '.join(key)} ({redefinition(*defined)})")
         row, verdicts = _compare_setting(key, pairs, tolerance_pt)
         rows.append(row)
         for (ra, _), fine, worst in verdicts:

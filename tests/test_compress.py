@@ -5,7 +5,7 @@ import torch
 from innr_bench.cache import TensorCache
 from innr_bench.compress.base import CompressContext, Compressed, fp32_bytes
 from innr_bench.compress.identity import Identity
-from innr_bench.compress.innr.compressor import PLAIN, InnrSiren
+from innr_bench.compress.innr.compressor import InnrSiren
 from innr_bench.models.seed_cnn import seed_cnn
 from innr_bench.progress import Progress
 
@@ -20,13 +20,17 @@ def test_identity_is_exact_and_counts_fp32_bytes() -> None:
     assert all(torch.equal(a, b) for a, b in zip(model.parameters(), rebuilt.parameters()))
 
 
-def test_seed_recipe_defaults_and_size() -> None:
-    innr = InnrSiren(recipe="seed")
-    assert innr.settings == {"layout": "scalar", "block": 1, "width": 64, "depth": 12, "w0": 1.0,
-                             "w0_initial": 100 * torch.pi, "epochs": 2000, "lr": 5e-4,
-                             "schedule": "constant", "warmup": 0.0, "solve_every": None,
-                             "precision": "fp32", **PLAIN}
-    assert PLAIN["distill_steps"] == 0 and PLAIN["qat_epochs"] == 0  # a weight fit, nothing else
+def test_the_seed_recipe_is_the_studys_notebook() -> None:
+    """shared/DESIGN.md section 1: SirenNet(dim_in=5, dim_hidden=64, dim_out=1, num_layers=12,
+    w0_initial=100 pi, w0=1), one query per weight, full batch, Adam 5e-4 for 2,000 epochs, fp32."""
+    spec = InnrSiren(recipe="seed").spec
+    assert spec.layout == {"name": "scalar"}
+    assert spec.field == {"name": "siren", "version": 1, "width": 64, "depth": 12, "w0": 1.0,
+                          "w0_initial": 100 * torch.pi}
+    assert [s["name"] for s in spec.fit] == ["weights"]  # a weight fit, nothing else
+    fit = spec.fit[0]
+    assert (fit["epochs"], fit["lr"], fit["schedule"], fit["solve_every"]) == (2000, 5e-4, "constant", None)
+    assert spec.storage["precision"] == "fp32" and spec.budget is None
     model = seed_cnn(c=32)
     small = InnrSiren(recipe="seed", epochs=1).compress(model, CPU)
     assert small.size_bytes == 4 * 46_209 + 8

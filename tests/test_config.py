@@ -100,8 +100,8 @@ class TestConfigErrors:
         (_with(compressors=[{"name": "innr-siren", "params": {"widht": 3}}]),
          r"compressors\[0\]\.params\.widht: 3 is invalid \(unknown key\)"),
         (_with(compressors=[{"name": "innr-siren", "params": {"recipe": "best"}}]),
-         r"compressors\[0\]\.params\.recipe: 'best' is invalid \(Input should be 'fast', 'seed', "
-         r"'distill', 'distill-noise', 'distill-quick' or 'distill-impressions'\)"),
+         r"compressors\[0\]\.params\.recipe: 'best' is not an INNR preset; available: distill, "
+         r"distill-impressions, distill-noise, distill-quick, fast, seed"),
         (_with(attacks=[{"name": "fgsm", "params": {"eps": [0.1, 2.0]}}]),
          r"attacks\[0\]\.params\.eps\[1\]: 2\.0 is invalid \(Input should be less than or equal to 1\)"),
         (_with(attacks=[{"name": "fgsm", "params": {"clamp": "sometimes"}}]),
@@ -138,25 +138,11 @@ class TestConfigErrors:
             load_suite(tmp_path / "nope.yaml")
 
 
-def test_options_added_later_leave_earlier_cells_keys_alone() -> None:
-    """Fine-tuning and distillation options are unset unless asked for, so settings written before
-    they existed keep their cell keys (and their published records stay reusable)."""
+def test_options_added_later_leave_earlier_cells_specs_alone() -> None:
+    """Fine-tuning options of the baselines are unset (None) unless asked for, so they stay out of
+    the resolved spec, and settings written before they existed keep their cell keys."""
     base = {"name": "t", "seeds": [0], "datasets": [{"name": "synthetic"}], "targets": [{"name": "seed-cnn"}]}
     suite = parse_suite(base | {"compressors": [
-        {"name": "quantize", "params": {"bits": 4}}, {"name": "kmeans", "params": {"bits": 3}},
-        {"name": "innr-siren", "params": {"width": 48}}]})
-    keys = [c.key_params() for c in suite.compressors]
-    assert keys == [{"bits": 4, "granularity": "per-channel", "scheme": "symmetric"}, {"bits": 3},
-                    {"recipe": "fast", "width": 48}]
-
-
-def test_a_recipe_revision_enters_the_keys_and_the_record_only_where_set() -> None:
-    """Changed recipe defaults must not reuse cells cached under the old ones (revision 1: unchanged
-    keys, so nothing computed before revisions existed is invalidated)."""
-    doc = {"name": "r", "seeds": [0], "datasets": [{"name": "synthetic"}], "targets": [{"name": "seed-cnn"}],
-           "compressors": [{"name": "innr-siren", "label": "fast"},
-                           {"name": "innr-siren", "label": "d", "params": {"recipe": "distill"}}]}
-    fast, distilled = parse_suite(doc).compressors
-    assert fast.revision is None and "revision" not in fast.key_params() and "revision" not in fast.to_dict()
-    assert distilled.revision == 2 and distilled.key_params()["revision"] == 2
-    assert distilled.to_dict()["revision"] == 2
+        {"name": "quantize", "params": {"bits": 4}}, {"name": "kmeans", "params": {"bits": 3}}]})
+    assert [c.spec for c in suite.compressors] == [
+        {"bits": 4, "granularity": "per-channel", "scheme": "symmetric"}, {"bits": 3}]

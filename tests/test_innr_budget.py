@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from innr_bench.compress.base import CompressContext, fp32_bytes
+from innr_bench.compress.innr.budget import stored_bytes
 from innr_bench.compress.innr.compressor import InnrSiren
 from innr_bench.compress.serialize import payload_bytes_of, to_bytes
 from innr_bench.config import parse_suite
@@ -28,10 +29,16 @@ def test_ratio_picks_the_widest_siren_that_fits(target: str, precision: str) -> 
     budget, width = compressed.info["budget"]["bytes"], compressed.info["budget"]["width"]
     assert budget == int(0.2 * fp32_bytes(model))
     assert compressed.size_bytes <= budget and payload_bytes_of(to_bytes(compressed)) == compressed.size_bytes
-    fixed = compressed.size_bytes - innr.stored_bytes(width, 0)
-    assert innr.stored_bytes(width + 1, fixed) > budget  # one unit wider would not fit
-    assert compressed.meta["architecture"]["width"] == width
+    assert _bytes_at(innr, compressed, width + 1) > budget  # one unit wider would not fit
+    assert compressed.meta["spec"]["field"]["width"] == width
     assert f"SIREN {width}x4 {precision}" in compressed.info["storage"]
+
+
+def _bytes_at(innr: InnrSiren, compressed, width: int) -> int:
+    """What the same INNR would store at another width (the stats and buffers are the same)."""
+    field, dims = compressed.meta["spec"]["field"], tuple(compressed.meta["dims"])
+    fixed = compressed.size_bytes - stored_bytes(field, dims, innr.spec.storage_spec(), 0)
+    return stored_bytes({**field, "width": width}, dims, innr.spec.storage_spec(), fixed)
 
 
 def test_each_target_gets_its_own_width_at_the_same_ratio() -> None:
@@ -44,13 +51,12 @@ def test_a_byte_budget_is_met_from_below_by_the_widest_fit() -> None:
     innr = InnrSiren(bytes=6_000, epochs=1)
     compressed = innr.compress(seed_cnn(c=8), CPU)
     width = compressed.info["budget"]["width"]
-    fixed = compressed.size_bytes - innr.stored_bytes(width, 0)
-    assert compressed.size_bytes <= 6_000 < innr.stored_bytes(width + 1, fixed)
+    assert compressed.size_bytes <= 6_000 < _bytes_at(innr, compressed, width + 1)
 
 
 def test_an_impossible_budget_is_one_clear_error() -> None:
     with pytest.raises(ConfigError, match=r"innr-siren: bytes 100 is impossible for this target: the "
-                                          r"smallest SIREN \(width 1, depth 4, fp16\) .* takes [\d,]+ bytes"):
+                                          r"smallest SIREN 1x4 \(width 1, fp16\) .* takes [\d,]+ bytes"):
         InnrSiren(bytes=100, epochs=1).compress(seed_cnn(c=8), CPU)
 
 

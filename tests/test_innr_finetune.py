@@ -9,9 +9,10 @@ import pytest
 import torch
 
 from innr_bench.compress.base import CompressContext, Compressed, payload_bytes
-from innr_bench.compress.innr import encoding, storage
+from innr_bench.compress.innr import storage
 from innr_bench.compress.innr.compressor import InnrSiren
-from innr_bench.compress.innr.finetune import teacher_probabilities
+from innr_bench.compress.innr.distill import teacher_probabilities
+from innr_bench.compress.innr.layouts import Rows
 from innr_bench.compress.innr.synthetic import (
     class_impressions,
     impression_batch,
@@ -79,13 +80,13 @@ class TestRowNormalization:
         torch.manual_seed(0)
         weights = {"a": torch.randn(6, 3, 5, 5) * torch.linspace(0.01, 3, 6).reshape(6, 1, 1, 1),
                    "b": torch.randn(4)}
-        meta = {"layout": "rows", "block": 25, "normalize": "row", "names": list(weights),
-                "shapes": [list(w.shape) for w in weights.values()]}
-        data = encoding.encode(weights, meta)
+        layout = Rows(block=25, normalize="row")
+        data = layout.encode(weights)
         assert data.stats.dtype == torch.float16 and data.stats.shape == (7, 2)  # 6 rows + 1 bias row
         per_row = data.targets[:18].reshape(6, 3 * 25)  # each row standardized on its own
         assert torch.allclose(per_row.std(1), torch.ones(6), atol=1e-2)
-        decoded = encoding.decode(data.targets, data.stats, meta)
+        shapes = [list(w.shape) for w in weights.values()]
+        decoded = layout.decode(data.targets, data.stats, list(weights), shapes)
         for name, weight in weights.items():
             assert torch.allclose(decoded[name], weight, atol=1e-5, rtol=1e-5)
 
@@ -109,12 +110,6 @@ class TestOptions:
         assert InnrSiren(recipe="distill-impressions").data_free
         assert not InnrSiren(distill_steps=5, distill_inputs="data").data_free
         assert not InnrSiren(recipe="distill-quick").data_free
-
-    def test_the_quick_recipe_is_distill_with_fewer_steps(self) -> None:
-        quick, full = InnrSiren(recipe="distill-quick"), InnrSiren(recipe="distill")
-        assert quick.distill.steps == 4000 < full.distill.steps
-        assert {k: v for k, v in quick.settings.items() if k != "distill_steps"} == \
-            {k: v for k, v in full.settings.items() if k != "distill_steps"}
 
     def test_teacher_probabilities_are_computed_once_per_image_as_per_batch(self) -> None:
         model = _trained_cnn()
@@ -197,7 +192,7 @@ class TestFineTuning:
         steps = {"distill_steps": 150, "distill_lr": 1e-3}
         _, kl_only = self._compress(model, data=True, **steps, distill_label_loss=0.0)
         tuned, with_labels = self._compress(model, data=True, **steps, distill_label_loss=2.0)
-        assert tuned.info["settings"]["distill_label_loss"] == 2.0
+        assert tuned.meta["spec"]["fit"][1]["label_loss"] == 2.0
         assert label_loss(with_labels) < label_loss(kl_only)
 
     def test_distillation_on_noise_runs_without_data(self) -> None:

@@ -7,6 +7,7 @@ from innr_bench.compress.base import CompressContext, fp32_bytes, payload_bytes
 from innr_bench.compress.innr import storage
 from innr_bench.compress.innr.compressor import InnrSiren
 from innr_bench.compress.innr.rows import BlockLayout, standardize_per_tensor, unstandardize_per_tensor
+from innr_bench.compress.serialize import payload_bytes_of, to_bytes
 from innr_bench.models.seed_cnn import seed_cnn
 from innr_bench.progress import Progress
 
@@ -79,8 +80,8 @@ def test_storage_precision_round_trip_and_bytes(precision: str) -> None:
 def test_fast_recipe_size_counts_every_stored_byte(precision: str) -> None:
     model = seed_cnn(c=4)
     compressed = InnrSiren(width=16, depth=2, epochs=5, precision=precision).compress(model, CPU)
-    assert compressed.meta["precision"] == precision
-    assert compressed.size_bytes == payload_bytes(compressed.tensors)
+    assert compressed.meta["spec"]["storage"]["precision"] == precision
+    assert payload_bytes_of(to_bytes(compressed)) == compressed.size_bytes  # what the file holds
     n = compressed.info["innr_parameters"]
     per_value = {"fp32": 4, "fp16": 2, "int8": 1}[precision]
     scales = 4 * 6 if precision == "int8" else 0  # 6 SIREN tensors (3 layers x weight, bias)
@@ -93,7 +94,7 @@ def test_fast_recipe_size_counts_every_stored_byte(precision: str) -> None:
 def test_recipe_defaults_fit_the_size_budget(recipe: str, precision: str, ratio: float) -> None:
     model = seed_cnn(c=32)
     compressed = InnrSiren(recipe=recipe, epochs=1).compress(model, CPU)
-    assert compressed.meta["precision"] == precision
+    assert compressed.meta["spec"]["storage"]["precision"] == precision
     assert compressed.size_bytes / fp32_bytes(model) == pytest.approx(ratio, abs=5e-4)
 
 

@@ -5,8 +5,7 @@ import math
 import pytest
 import torch
 
-from innr_bench.compress.innr.compressor import RECIPES
-from innr_bench.compress.innr.siren import Siren, siren_parameter_count
+from innr_bench.compress.innr.fields.siren import Siren, siren_parameter_count
 from innr_bench.models.seed_cnn import seed_cnn
 
 
@@ -25,9 +24,8 @@ def test_seed_cnn_takes_pixels_and_normalizes_inside() -> None:
 
 
 def _seed_siren() -> Siren:
-    r = RECIPES["seed"]
-    return Siren(dim_in=5, width=r["width"], dim_out=1, depth=r["depth"], w0=r["w0"],
-                 w0_initial=r["w0_initial"])
+    """The seed's SirenNet(dim_in=5, dim_hidden=64, dim_out=1, num_layers=12, w0=1, w0_initial=100 pi)."""
+    return Siren(dim_in=5, width=64, dim_out=1, depth=12, w0=1.0, w0_initial=100 * math.pi)
 
 
 def test_seed_siren_has_46209_parameters() -> None:

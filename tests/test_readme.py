@@ -40,3 +40,42 @@ def test_readme_suite_example_is_a_valid_suite(repo_root: Path) -> None:
     suite = parse_suite(yaml.safe_load(example), source="README.md")
     assert suite.references and suite.references[0].target == "seed-cnn[c=32]"
     assert next(c for c in suite.compressors if c.name == "deep-compression").targets == ("seed-cnn[c=32]",)
+
+
+def test_readme_plugin_field_is_short_and_runs_end_to_end(
+    repo_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's own field, under 40 lines, as a plugin module beside a suite: registered,
+    budgeted, fitted, stored, decoded and on the board, with no edit to innr-bench."""
+    import json
+    import sys
+
+    import yaml
+
+    from innr_bench.cli import main
+    from innr_bench.conformance import check_field
+    from innr_bench.registry import FIELDS
+
+    readme = (repo_root / "README.md").read_text()
+    section = readme[readme.index("### A field of your own"):]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    assert len(code.strip().splitlines()) < 40
+    (tmp_path / "my_fields.py").write_text(code)
+    monkeypatch.setattr(FIELDS, "_entries", dict(FIELDS._entries))  # undone after the test
+    monkeypatch.delitem(sys.modules, "my_fields", raising=False)
+    doc = {"name": "plugin-field", "seeds": [0], "plugins": ["my_fields"],
+           "datasets": [{"name": "synthetic", "params": {"n_train": 128, "n_test": 64}}],
+           "targets": [{"name": "seed-cnn", "params": {"c": 4}, "train": {"lr": 0.01, "batch_size": 64,
+                                                                          "epochs": 1}}],
+           "compressors": [{"name": "innr", "label": "relu-mlp",
+                            "params": {"field": {"name": "relu-mlp", "depth": 2}, "ratio": 0.3,
+                                       "fit": [{"name": "weights", "epochs": 30}]}}]}
+    (tmp_path / "suite.yaml").write_text(yaml.safe_dump(doc))
+    out = tmp_path / "out"
+    assert main(["run", str(tmp_path / "suite.yaml"), "--out", str(out), "--no-progress", "--device", "cpu",
+                 "--reference", "none"]) == 0
+    records = [json.loads(p.read_text()) for p in (out / "plugin-field" / "records").glob("*.json")]
+    (record,) = records
+    assert record["status"] == "ok" and record["compressor"]["spec"]["field"]["name"] == "relu-mlp"
+    assert record["ratio"] <= 0.3 and record["info"]["budget"]["width"] > 0
+    check_field("relu-mlp")

@@ -28,8 +28,8 @@ class TestRegistry:
             reg.register("alpha")(lambda: 2)
 
     def test_unknown_name_suggests_close_match(self) -> None:
-        with pytest.raises(UnknownComponentError, match=r"unknown compressor 'inr-siren'\. "
-                           r"Did you mean 'innr-siren'\? Available: deep-compression, identity, innr-siren"):
+        with pytest.raises(UnknownComponentError, match=r"unknown compressor 'inr-siren'\. Did you mean "
+                           r"'innr-siren'\? Available: deep-compression, identity, innr, innr-siren"):
             COMPRESSORS.get("inr-siren")
 
     def test_names_filter_with_wildcards(self) -> None:

@@ -163,18 +163,18 @@ def test_a_changed_inheritance_row_is_a_differing_cell(two_runs: tuple[Path, Pat
 
 
 def test_a_setting_defined_differently_is_named(two_runs: tuple[Path, Path], tmp_path: Path) -> None:
-    """A changed recipe (its revision) is compared anyway, but said: a difference may be the recipe."""
+    """A changed definition (its resolved spec) is compared anyway, but said: a difference may be it."""
     import shutil
 
     changed = tmp_path / "smoke"
     shutil.copytree(two_runs[1], changed)
 
-    def next_revision(record: dict[str, Any]) -> None:
+    def three_bits(record: dict[str, Any]) -> None:
         if record.get("compressor", {}).get("label") == "ptq-int4":
-            record["compressor"]["revision"] = 2
+            record["compressor"]["spec"]["bits"] = 3
 
-    _rewrite(changed, next_revision)
+    _rewrite(changed, three_bits)
     result = compare(two_runs[0], changed)
     assert result.ok() and len(result.redefined) == 1
-    assert "ptq-int4" in result.redefined[0] and "revision 2" in result.redefined[0]
+    assert "ptq-int4" in result.redefined[0] and "bits 4 -> 3" in result.redefined[0]
     assert "1 settings defined differently" in result.summary()

@@ -81,12 +81,12 @@ def test_force_recomputes_and_gives_identical_numbers(repo_root: Path, tmp_path:
 
 def test_a_failing_cell_is_recorded_and_the_others_go_on(smoke, tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    from innr_bench.compress.innr import compressor
+    from innr_bench.compress.innr import stages
 
     def diverge(*args, **kwargs):
-        raise FloatingPointError("INNR fit diverged at epoch 1 (loss nan)")
+        raise FloatingPointError("fit INNR diverged at step 1 (mse nan)")
 
-    monkeypatch.setattr(compressor, "fit_full_batch", diverge)
+    monkeypatch.setattr(stages.WeightFit, "run", diverge)
     summary = Runner(smoke, out_dir=tmp_path, device="cpu").run()
     failed = summary.failed
     assert failed and all("diverged" in r["error"] for r in failed)

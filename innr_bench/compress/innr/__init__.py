@@ -1,9 +1,10 @@
-"""INNR compression: a SIREN maps each weight's coordinate to its value."""
+"""INNR compression: a neural field maps each weight's coordinate to its value. An INNR is built
+from parts: a layout (weights -> queries), a field (FIELDS), fitting stages and storage."""
 
 from __future__ import annotations
 
-from innr_bench.compress.innr import compressor
+from innr_bench.compress.innr import compressor, distill, fields, layouts, stages
 from innr_bench.compress.innr.coords import coordinates, standardize
-from innr_bench.compress.innr.siren import Siren
+from innr_bench.compress.innr.fields import Siren
 
-__all__ = ["Siren", "compressor", "coordinates", "standardize"]
+__all__ = ["Siren", "compressor", "coordinates", "distill", "fields", "layouts", "stages", "standardize"]

@@ -2,8 +2,10 @@
 
 Every parameter tensor is viewed as rows (its first axis) of `numel / rows` values; each row is cut
 into chunks of K values (the last one zero-padded), so a 5x5 conv kernel row with K = 25 is one
-query. Query coordinates are (row, chunk, tensor), each in [-1, 1] like the seed's scheme. Each
-tensor is standardized with its own mean and std, stored as fp32 (8 bytes per tensor).
+query. With `kernels`, a convolution's row is cut at its kernels instead (chunk = input channel,
+each kernel zero-padded to K), so every query is one kernel whatever its size. Query coordinates
+are (row, chunk, tensor), each in [-1, 1] like the seed's scheme. Each tensor is standardized
+with its own mean and std, stored as fp32 (8 bytes per tensor), or per row.
 """
 
 from __future__ import annotations
@@ -24,12 +26,18 @@ class BlockLayout:
     names: tuple[str, ...]
     shapes: tuple[tuple[int, ...], ...]
     block: int
+    kernels: bool = False  # a convolution's query is one kernel (padded to `block`)
 
     def rows(self, index: int) -> int:
         shape = self.shapes[index]
         return shape[0] if len(shape) > 1 else 1
 
+    def _per_kernel(self, index: int) -> bool:
+        return self.kernels and len(self.shapes[index]) == 4
+
     def chunks(self, index: int) -> int:
+        if self._per_kernel(index):
+            return self.shapes[index][1]
         return math.ceil(math.prod(self.shapes[index]) / self.rows(index) / self.block)
 
     def coordinates(self) -> torch.Tensor:
@@ -46,8 +54,12 @@ class BlockLayout:
         """(queries, K) values and a same-shaped mask that is False on padding."""
         values, masks = [], []
         for i, tensor in enumerate(tensors):
-            rows = tensor.reshape(self.rows(i), -1)
-            pad = self.chunks(i) * self.block - rows.shape[1]
+            if self._per_kernel(i):  # (rows x channels) kernels, each padded to the block
+                rows = tensor.reshape(self.rows(i) * self.chunks(i), -1)
+                pad = self.block - rows.shape[1]
+            else:
+                rows = tensor.reshape(self.rows(i), -1)
+                pad = self.chunks(i) * self.block - rows.shape[1]
             values.append(torch.nn.functional.pad(rows, (0, pad)).reshape(-1, self.block))
             mask = torch.ones_like(rows, dtype=torch.bool)
             masks.append(torch.nn.functional.pad(mask, (0, pad)).reshape(-1, self.block))
@@ -58,8 +70,11 @@ class BlockLayout:
         out, start = [], 0
         for i, shape in enumerate(self.shapes):
             n = self.rows(i) * self.chunks(i)
-            rows = blocks[start : start + n].reshape(self.rows(i), -1)
-            out.append(rows[:, : math.prod(shape) // self.rows(i)].reshape(shape))
+            if self._per_kernel(i):
+                out.append(blocks[start : start + n, : math.prod(shape[2:])].reshape(shape))
+            else:
+                rows = blocks[start : start + n].reshape(self.rows(i), -1)
+                out.append(rows[:, : math.prod(shape) // self.rows(i)].reshape(shape))
             start += n
         return out
 

@@ -7,9 +7,11 @@ quantization-aware fitting."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Literal
+from dataclasses import asdict, dataclass
+from typing import Annotated, Any, Literal
 
 import torch
+from pydantic import Field
 
 from innr_bench.compress.bitpack import pack_bits, unpack_bits
 from innr_bench.compress.huffman import huffman_decode, huffman_encode
@@ -20,6 +22,28 @@ SCALE_SUFFIX = ".scale"
 HUFFMAN_SUFFIX = ".huffman"  # integer codes stored as a Huffman-coded byte stream
 PACKED_SUFFIX = ".packed"  # integer codes narrower than 8 bits, bit-packed
 INT8_OFFSET = 128  # codes -127..127 as byte symbols 1..255
+
+
+@dataclass(frozen=True, kw_only=True)
+class StorageSpec:
+    """How the field's own weights are stored: precision, code width, entropy coding."""
+
+    precision: Precision = "fp16"
+    bits: Annotated[int, Field(ge=2, le=8)] = 8  # code width of precision int8
+    # huffman: integer codes Huffman-coded tensor by tensor where smaller (precision int8)
+    entropy: Entropy = "none"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def code_bits(self) -> int | None:
+        """The width the field's weights are rounded to when stored (None: fp16/fp32)."""
+        return self.bits if self.precision == "int8" else None
+
+    def describe(self) -> str:
+        precision = f"int{self.bits}" if self.precision == "int8" else self.precision
+        return precision + (" + Huffman" if self.entropy == "huffman" else "")
 
 
 def levels(bits: int) -> int:

@@ -1,11 +1,19 @@
-"""A SIREN with the layout and initialization of siren-pytorch's `SirenNet`."""
+"""SIREN (Sitzmann et al., NeurIPS 2020) with the layout and initialization of siren-pytorch's
+`SirenNet`: the study's field, and the one every published innr-siren result was made with."""
 
 from __future__ import annotations
 
 import math
+from typing import Annotated
 
 import torch
+from pydantic import Field
 from torch import nn
+
+from innr_bench.registry import FIELDS
+
+PositiveInt = Annotated[int, Field(gt=0)]
+PositiveFloat = Annotated[float, Field(gt=0)]
 
 
 class SineLayer(nn.Module):
@@ -26,20 +34,22 @@ class SineLayer(nn.Module):
         return torch.sin(self.w0 * out) if self.sine else out
 
 
+@FIELDS.register("siren", size="width")
 class Siren(nn.Module):
-    """`depth` sine layers of `width` (first with w0_initial, the rest w0) and a linear output."""
+    """SIREN: `depth` sine layers of `width` (the first with w0_initial, the rest w0), linear output."""
 
     def __init__(
         self,
         *,
         dim_in: int,
-        width: int,
         dim_out: int,
-        depth: int,
-        w0: float = 1.0,
-        w0_initial: float = 30.0,
+        width: PositiveInt = 64,
+        depth: PositiveInt = 4,
+        w0: PositiveFloat = 30.0,
+        w0_initial: PositiveFloat = 30.0,
     ) -> None:
         super().__init__()
+        self.width, self.depth = width, depth
         self.layers = nn.ModuleList(
             SineLayer(
                 dim_in if i == 0 else width,
@@ -51,10 +61,21 @@ class Siren(nn.Module):
         )
         self.last_layer = SineLayer(width, dim_out, w0=w0, is_first=False, sine=False)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    @property
+    def head(self) -> SineLayer:
+        """The linear output layer (what the least-squares solve sets)."""
+        return self.last_layer
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
         for layer in self.layers:
             x = layer(x)
-        return self.last_layer(x)
+        return x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.last_layer(self.features(x))
+
+    def describe(self) -> str:
+        return f"SIREN {self.width}x{self.depth}"
 
 
 def siren_parameter_count(*, dim_in: int, width: int, dim_out: int, depth: int) -> int:

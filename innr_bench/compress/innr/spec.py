@@ -1,0 +1,205 @@
+"""An INNR's resolved spec: layout x field x fit stages x storage (x a byte budget), every
+default filled in, built from a preset and what a suite overrides.
+
+Presets (`presets.json`) are data, each with a version. A part given in a suite replaces the
+preset's: a layout or field of the same name is merged option by option, one of another name
+replaces it; a `fit` list replaces the preset's stages; storage is merged. The resolved spec is
+what a cell's key hashes (with the parts' versions), so a changed default changes the key.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from innr_bench.compress.innr.fields.base import SUPPLIED, build_field, has_head, size_knob
+from innr_bench.compress.innr.loop import one_cycle_problem
+from innr_bench.compress.innr.stages import Stage
+from innr_bench.compress.innr.storage import StorageSpec
+from innr_bench.errors import ConfigError, UnknownComponentError
+from innr_bench.params import validate_params
+from innr_bench.registry import FIELDS, LAYOUTS, STAGES, Registry
+
+PRESETS: dict[str, dict[str, Any]] = json.loads((Path(__file__).parent / "presets.json").read_text())
+DEFAULT_PRESET = "fast"
+# A name for a spec path in messages: the nested path itself, or what a front end calls it.
+Namer = Callable[[str], str]
+
+
+@dataclass(frozen=True)
+class InnrSpec:
+    """A fully resolved INNR (JSON-ready parts). Under a budget the field's size knob is None:
+    it is chosen per target, the largest whose stored bytes fit."""
+
+    preset: dict[str, Any] | None  # {"name", "version"} of the preset it started from
+    layout: dict[str, Any]  # {"name", **options}
+    field: dict[str, Any]  # {"name", "version", **options}
+    fit: tuple[dict[str, Any], ...]  # [{"name", **options}], run in order
+    storage: dict[str, Any]
+    budget: dict[str, Any] | None  # {"ratio": r} or {"bytes": n}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"preset": self.preset, "layout": self.layout, "field": self.field, "fit": list(self.fit),
+                "storage": self.storage, "budget": self.budget}
+
+    def stages(self) -> list[Stage]:
+        return [STAGES.get(s["name"])(**{k: v for k, v in s.items() if k != "name"}) for s in self.fit]
+
+    def storage_spec(self) -> StorageSpec:
+        return StorageSpec(**self.storage)
+
+    @property
+    def data_free(self) -> bool:
+        return all(stage.data_free for stage in self.stages())
+
+    @property
+    def knob(self) -> str | None:
+        return size_knob(self.field["name"])
+
+
+def preset_names() -> list[str]:
+    return sorted(PRESETS)
+
+
+def preset(name: str, where: str = "preset") -> dict[str, Any]:
+    """A preset's entry (version, description, spec); one clear error for an unknown name."""
+    if name not in PRESETS:
+        raise ConfigError(f"{where}: {name!r} is not an INNR preset; available: {', '.join(preset_names())}")
+    return PRESETS[name]
+
+
+def resolve(
+    *, preset_name: str = DEFAULT_PRESET, layout: Mapping[str, Any] | None = None,
+    field: Mapping[str, Any] | None = None, fit: Sequence[Mapping[str, Any]] | None = None,
+    storage: Mapping[str, Any] | None = None, ratio: float | None = None, bytes: int | None = None,
+    name: Namer = str,
+) -> InnrSpec:
+    """The spec of preset `preset_name` with the given parts; ConfigError names the bad path."""
+    entry = preset(preset_name, name("preset"))
+    base = entry["spec"]
+    budget = _budget(ratio, bytes, field or {}, base["field"], name)
+    layout_spec = _part(LAYOUTS, _merge(base["layout"], layout), "layout", name)
+    field_spec = _part(FIELDS, _merge(base["field"], field), "field", name, exclude=SUPPLIED)
+    field_spec = {"name": field_spec["name"], "version": FIELDS.entry(field_spec["name"]).version,
+                  **{k: v for k, v in field_spec.items() if k != "name"}}
+    given_fit = base["fit"] if fit is None else fit
+    stages = [_part(STAGES, dict(stage), f"fit[{i}]", name) for i, stage in enumerate(given_fit)]
+    storage_spec = _storage({**base["storage"], **(storage or {})}, name)
+    if not stages:
+        raise ConfigError(f"{name('fit')}: an INNR needs at least one fitting stage, "
+                          "e.g. [{name: weights}]")
+    _check(stages, storage_spec, field_spec, budget, name)
+    if budget is not None:  # the knob is the budget's to choose, per target
+        field_spec[size_knob(field_spec["name"])] = None
+    return InnrSpec({"name": preset_name, "version": entry["version"]}, layout_spec, field_spec,
+                    tuple(stages), storage_spec.to_dict(), budget)
+
+
+def _merge(base: Mapping[str, Any], given: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A part given in the suite over the preset's: merged if it names the same entry (or none)."""
+    if given is None:
+        return dict(base)
+    if "name" in given and given["name"] != base["name"]:
+        return dict(given)
+    return {**base, **given}
+
+
+def _part(registry: Registry[Any], spec: Mapping[str, Any], where: str, name: Namer,
+          exclude: tuple[str, ...] = ()) -> dict[str, Any]:
+    """{"name": canonical name, **every option validated with its default}."""
+    if not isinstance(spec, Mapping):
+        raise ConfigError(f"{name(where)}: {spec!r} is invalid (a mapping with a `name` and options)")
+    if "name" not in spec:
+        raise ConfigError(f"{name(where + '.name')}: required key is missing (one of "
+                          f"{', '.join(registry.names())})")
+    try:
+        entry = registry.entry(spec["name"])
+    except UnknownComponentError as error:
+        raise ConfigError(f"{name(where + '.name')}: {error}") from None
+    given = {k: v for k, v in spec.items() if k != "name"}
+    try:
+        options = validate_params(entry.factory, given, where=where, exclude=exclude)
+    except ConfigError as error:  # rename each line's path for the front end
+        raise ConfigError("\n".join(_rename(line, name) for line in str(error).splitlines())) from None
+    return {"name": entry.name, **options}
+
+
+def _rename(line: str, name: Namer) -> str:
+    path, _, rest = line.partition(": ")
+    return f"{name(path)}: {rest}"
+
+
+def _storage(given: Mapping[str, Any], name: Namer) -> StorageSpec:
+    try:
+        return StorageSpec(**validate_params(StorageSpec, given, where="storage"))
+    except ConfigError as error:
+        raise ConfigError("\n".join(_rename(line, name) for line in str(error).splitlines())) from None
+
+
+def _budget(ratio: float | None, bytes: int | None, given_field: Mapping[str, Any],
+            base_field: Mapping[str, Any], name: Namer) -> dict[str, Any] | None:
+    if ratio is None and bytes is None:
+        return None
+    if ratio is not None and bytes is not None:
+        raise ConfigError(f"{name('bytes')}: set only one of ratio and bytes (got both)")
+    field_name = given_field.get("name", base_field["name"])
+    knob = size_knob(field_name) if field_name in FIELDS else None
+    if field_name in FIELDS and knob is None:
+        raise ConfigError(f"{name('ratio' if ratio is not None else 'bytes')}: field {field_name!r} "
+                          "declares no size option (register it with size=...), so a byte budget cannot "
+                          "size it; set its size in the field instead")
+    if knob is not None and knob in given_field:
+        which = "ratio" if ratio is not None else "bytes"
+        raise ConfigError(f"{name(which)}: set only one of {name('field.' + knob)}, ratio and bytes "
+                          f"(got {name('field.' + knob)} and {which}); a budget picks the {knob} itself")
+    return {"ratio": ratio} if ratio is not None else {"bytes": bytes}
+
+
+def _check(stages: list[dict[str, Any]], storage: StorageSpec, field: Mapping[str, Any],
+           budget: dict[str, Any] | None, name: Namer) -> None:
+    """What no single part can check alone; each problem names the path to change."""
+    int8 = storage.precision == "int8"
+    for key, active in (("entropy", storage.entropy == "huffman"), ("bits", storage.bits != 8)):
+        if active and not int8:
+            raise ConfigError(f"{name('storage.' + key)}: {getattr(storage, key)!r} needs integer codes; "
+                              f"set {name('storage.precision')}: int8 (got {storage.precision!r})")
+    weights_lr = None
+    for i, stage in enumerate(stages):
+        where = f"fit[{i}]"
+        if stage["name"] == "weights":
+            weights_lr = stage["lr"]
+            one_cycle = stage["schedule"] == "one-cycle"
+            problem = one_cycle_problem(stage["epochs"], stage["warmup"]) if one_cycle else None
+            if problem:
+                raise ConfigError(f"{name(where + '.warmup')}: {problem}")
+            if stage["solve_every"] is not None and not _has_head(field):
+                raise ConfigError(f"{name(where + '.solve_every')}: field {field['name']!r} has no linear "
+                                  "head (features/head) to solve; set solve_every: null")
+        if stage["name"] == "qat":
+            if not int8:
+                raise ConfigError(f"{name(where + '.epochs')}: {stage['epochs']!r} needs integer codes; set "
+                                  f"{name('storage.precision')}: int8 (got {storage.precision!r})")
+            if stage["lr"] is None:
+                if weights_lr is None:
+                    raise ConfigError(f"{name(where + '.lr')}: set it; no weights stage comes before to "
+                                      "take a tenth of its lr")
+                stage["lr"] = weights_lr / 10
+        if stage["name"] == "distill" and stage["label_loss"] and stage["inputs"] != "data":
+            label_loss = name(where + ".label_loss")
+            raise ConfigError(f"{label_loss}: {stage['label_loss']!r} needs training labels; "
+                              f"set {name(where + '.inputs')}: data or leave {label_loss} out")
+
+
+def _has_head(field: Mapping[str, Any]) -> bool:
+    """Whether the field exposes a linear head (a tiny instance is built to ask it)."""
+    options = {k: v for k, v in field.items() if k not in ("name", "version")}
+    knob = size_knob(str(field["name"]))
+    if knob is not None and options.get(knob) is None:
+        options.pop(knob, None)
+    with torch.random.fork_rng(devices=[]):
+        return has_head(build_field({"name": field["name"], **options}, dim_in=3, dim_out=1))
