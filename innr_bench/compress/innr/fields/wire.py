@@ -12,6 +12,7 @@ from pydantic import Field
 from torch import nn
 
 from innr_bench.compress.innr.fields.base import HeadField, mlp
+from innr_bench.compress.innr.fields.gauss import gaussian
 from innr_bench.registry import FIELDS
 
 PositiveInt = Annotated[int, Field(gt=0)]
@@ -26,10 +27,10 @@ class Gabor(nn.Module):
         self.w0, self.s0 = w0, s0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.cos(self.w0 * x) * torch.exp(-(self.s0 * x).square())
+        return torch.cos(self.w0 * x) * gaussian(self.s0 * x)
 
 
-@FIELDS.register("wire", size="width")
+@FIELDS.register("wire", size="width", version=2)  # 2: the envelope never subnormal
 class WireField(HeadField):
     """An MLP with real Gabor-wavelet activations cos(w0 z) exp(-(s0 z)^2) (WIRE, real), linear head."""
 
