@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from innr_bench import attacks, compress, data, models
+from innr_bench import attacks, compress, data, data_files, models
 
-__all__ = ["attacks", "compress", "data", "models"]
+__all__ = ["attacks", "compress", "data", "data_files", "models"]

@@ -15,6 +15,8 @@ from pydantic.dataclasses import dataclass
 
 import innr_bench.components  # noqa: F401  (registers the built-in components)
 from innr_bench.errors import ConfigError, MissingExtraError, UnknownComponentError
+from innr_bench.models.checkpoint import WeightsFile, weights_file
+from innr_bench.models.external import download_named, ensure_registered, is_weights_name
 from innr_bench.models.train import TrainConfig
 from innr_bench.numerics import NumericsConfig
 from innr_bench.params import format_validation_error, validate_params
@@ -60,9 +62,12 @@ class AttackSpec(ComponentSpec):
 @dataclass(frozen=True, config=STRICT)
 class TargetSpec(ComponentSpec):
     """A target model and how to train it; `train` keys left out come from the model's
-    registered training default (`innr-bench list models` shows it), then TrainConfig's."""
+    registered training default (`innr-bench list models` shows it), then TrainConfig's. With
+    `weights` (a .safetensors or torch state_dict file, relative to the suite file; or, for
+    torchvision:/timm: targets, a named pretrained weights) it is loaded, not trained."""
 
     train: dict[str, Any] = field(default_factory=dict)
+    weights: str | None = None
 
 
 @dataclass(frozen=True, config=STRICT)
@@ -161,10 +166,15 @@ def resolved_spec(instance: Any, params: dict[str, Any]) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Target:
-    """A target model component and its training configuration."""
+    """A target model component and its training configuration, or the file it is loaded from."""
 
     model: Component
     train: TrainConfig
+    weights: WeightsFile | None = None  # loaded from this file, never trained
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.model.to_dict(), "train": self.train.to_dict(),
+                **({"weights": self.weights.to_dict()} if self.weights else {})}
 
 
 @dataclass(frozen=True)
@@ -191,7 +201,7 @@ class Suite:
             "name": self.name, "description": self.description, "path": self.path,
             "seeds": self.seeds, "device": self.device,
             "datasets": [c.to_dict() for c in self.datasets],
-            "targets": [{**t.model.to_dict(), "train": t.train.to_dict()} for t in self.targets],
+            "targets": [t.to_dict() for t in self.targets],
             "compressors": [c.to_dict() for c in self.compressors],
             "attacks": [c.to_dict() for c in self.attacks],
             "eval": asdict(self.eval), "numerics": asdict(self.numerics),
@@ -232,11 +242,13 @@ def parse_suite(raw: Any, *, source: str = "<suite>", plugins: tuple[str, ...] =
     for i, module in enumerate(spec.plugins):
         load_plugins([module], where=f"{source}: plugins[{i}]", search=search)
     load_plugins(plugins, where="--plugin", search=search)
-    targets = [
-        Target(model, _train_config(f"targets[{i}].train", model.name, target.train, source))
-        for i, target in enumerate(spec.targets)
-        for model in _expand(f"targets[{i}]", target, MODELS, source)
-    ]
+    targets = []
+    for i, target in enumerate(spec.targets):
+        ensure_registered(target.name, where=f"{source}: targets[{i}].name", search=search)
+        models = _expand(f"targets[{i}]", target, MODELS, source)
+        weights = _weights(f"targets[{i}]", target, source, search)
+        train = _train_config(f"targets[{i}].train", models[0].name, target.train, source)
+        targets += [Target(model, train, weights) for model in models]
     _check_target_labels(spec, targets, source)
     return Suite(
         name=spec.name,
@@ -265,6 +277,22 @@ def _check_target_labels(spec: SuiteSpec, targets: list[Target], source: str) ->
         if label not in labels:
             raise ConfigError(f"{source}: {where}: {label!r} is not a target label of this suite; "
                               f"use one of {sorted(labels)}")
+
+
+def _weights(where: str, target: TargetSpec, source: str, search: Path | None) -> WeightsFile | None:
+    """The checkpoint a target is loaded from (its sha256 read now, so it enters every key)."""
+    if target.weights is None:
+        return None
+    if target.train:
+        raise ConfigError(f"{source}: {where}.train: a target loaded from weights is not trained here; "
+                          "remove train, or remove weights to train it")
+    if is_weights_name(target.name, target.weights):
+        path = download_named(target.name, target.weights, where=f"{source}: {where}.weights")
+    else:
+        path = Path(target.weights).expanduser()
+        if not path.is_absolute() and search is not None:
+            path = search / path
+    return weights_file(path, where=f"{source}: {where}.weights")
 
 
 def _train_config(where: str, model: str, given: dict[str, Any], source: str) -> TrainConfig:

@@ -145,20 +145,35 @@ def _torchvision(name: str, download: bool) -> tuple[Arrays, str] | None:
     import torchvision
 
     cls = {"mnist": torchvision.datasets.MNIST, "fashion-mnist": torchvision.datasets.FashionMNIST,
-           "cifar10": torchvision.datasets.CIFAR10}
+           "cifar10": torchvision.datasets.CIFAR10, "cifar100": torchvision.datasets.CIFAR100,
+           "svhn": torchvision.datasets.SVHN}
     root = cache_dir() / "torchvision"
-    try:
-        train = cls[name](str(root), train=True, download=download)
-        test = cls[name](str(root), train=False, download=download)
+    try:  # torchvision checks every file against its published md5 before it loads it
+        if name == "svhn":
+            train = cls[name](str(root), split="train", download=download)
+            test = cls[name](str(root), split="test", download=download)
+        else:
+            train = cls[name](str(root), train=True, download=download)
+            test = cls[name](str(root), train=False, download=download)
     except (RuntimeError, OSError) as error:
         first_line = str(error).strip().splitlines()[0].rstrip(":") if str(error).strip() else ""
         logger.info("torchvision could not provide %s (offline?): %s", name, first_line)
         return None
-    arrays = {  # CIFAR-10 keeps numpy images and list labels; MNIST-likes keep tensors
-        "train_x": np.asarray(train.data), "train_y": np.asarray(train.targets),
-        "test_x": np.asarray(test.data), "test_y": np.asarray(test.targets),
-    }
-    return arrays, f"torchvision:{root}"
+    return torchvision_arrays(train, test), f"torchvision:{root}"
+
+
+def torchvision_arrays(train: object, test: object) -> Arrays:
+    """uint8 images (N x H x W or N x H x W x C) and labels from a torchvision data set: CIFAR
+    keeps numpy HWC images and list `targets`, SVHN numpy CHW images and `labels`, MNIST-likes
+    tensors."""
+    def split(found: object) -> tuple[np.ndarray, np.ndarray]:
+        images = np.asarray(found.data)
+        if hasattr(found, "labels"):  # SVHN: N x C x H x W
+            return np.ascontiguousarray(images.transpose(0, 2, 3, 1)), np.asarray(found.labels)
+        return images, np.asarray(found.targets)
+
+    (train_x, train_y), (test_x, test_y) = split(train), split(test)
+    return {"train_x": train_x, "train_y": train_y, "test_x": test_x, "test_y": test_y}
 
 
 def _bundled_mnist() -> tuple[Arrays, str] | None:
@@ -240,14 +255,30 @@ def fashion_mnist(
 @DATASETS.register("cifar10")
 def cifar10(*, download: bool = True) -> Dataset:
     """CIFAR-10 (32x32 RGB, 50k/10k) via torchvision: its cached copy, or its download when online."""
-    found = _torchvision("cifar10", download)
+    return _torchvision_dataset("cifar10", download, "cifar-10-batches-py folder")
+
+
+@DATASETS.register("cifar100")
+def cifar100(*, download: bool = True) -> Dataset:
+    """CIFAR-100 (32x32 RGB, 100 classes, 50k/10k) via torchvision, md5-checked, when online."""
+    return _torchvision_dataset("cifar100", download, "cifar-100-python folder")
+
+
+@DATASETS.register("svhn")
+def svhn(*, download: bool = True) -> Dataset:
+    """SVHN (32x32 RGB digits, 73,257/26,032) via torchvision, md5-checked, when online."""
+    return _torchvision_dataset("svhn", download, "train_32x32.mat and test_32x32.mat")
+
+
+def _torchvision_dataset(name: str, download: bool, files: str) -> Dataset:
+    found = _torchvision(name, download)
     if found is None:
         raise DataUnavailableError(
-            f"dataset 'cifar10': torchvision could not load or download it (offline?); run once on "
+            f"dataset {name!r}: torchvision could not load or download it (offline?); run once on "
             f"a machine with internet so it lands in {cache_dir() / 'torchvision'}, or copy torchvision's "
-            "cifar-10-batches-py folder there"
+            f"{files} there; or give your own copy as a tensors or image-folder dataset"
         )
-    return _from_uint8("cifar10", *found)
+    return _from_uint8(name, *found, verified=True)
 
 
 def _missing(name: str, data_dir: str | None) -> Dataset:

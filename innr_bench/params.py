@@ -15,13 +15,15 @@ from innr_bench.errors import ConfigError
 
 @functools.cache
 def params_model(factory: Callable[..., Any], exclude: tuple[str, ...] = ()) -> type[pydantic.BaseModel]:
-    """A pydantic model whose fields are the factory's keyword-only parameters, less `exclude`
+    """A pydantic model whose fields are the factory's keyword parameters, less `exclude`
     (those its caller supplies, e.g. a field's input and output sizes)."""
     target = factory.__init__ if inspect.isclass(factory) else factory
     hints = typing.get_type_hints(target, include_extras=True)
     fields: dict[str, Any] = {}
-    for name, parameter in inspect.signature(target).parameters.items():
-        if parameter.kind is not inspect.Parameter.KEYWORD_ONLY or name in exclude:
+    accepted = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    for position, (name, parameter) in enumerate(inspect.signature(target).parameters.items()):
+        # a user's builder (`module:function`) may take plain keyword arguments; `self` is not one
+        if parameter.kind not in accepted or name in exclude or (position == 0 and name == "self"):
             continue
         default = ... if parameter.default is inspect.Parameter.empty else parameter.default
         fields[name] = (hints.get(name, Any), default)

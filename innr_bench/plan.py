@@ -52,9 +52,10 @@ class TargetGroup:
         return (self.dataset.label, self.target.model.label, self.seed)
 
     def describe(self) -> dict[str, Any]:
+        weights = self.target.weights
         return {"label": self.target.model.label, "name": self.target.model.name,
                 "params": self.target.model.params, "train": self.target.train.to_dict(),
-                "key": self.key}
+                **({"weights": weights.to_dict()} if weights else {}), "key": self.key}
 
 
 class Plan:
@@ -84,6 +85,8 @@ class Plan:
             "seed": seed, "version": TARGET_KEY_VERSION, "trainer": TRAINER_REVISION,
             "environment": self.environment,
             **({"model_version": model_version} if model_version != 1 else {}),
+            # a target loaded from a checkpoint is that file: its bytes, not its path
+            **({"weights_sha256": target.weights.sha256} if target.weights else {}),
         })
         return TargetGroup(dataset, data, target, seed, key)
 
@@ -95,6 +98,11 @@ class Plan:
             target = next(t for t in self.suite.targets if t.model.label == target_label)
             self.groups[gid] = self._group(dataset, target, seed)
         return self.groups[gid]
+
+    def has_control(self, group: TargetGroup) -> bool:
+        """Whether `group`'s attack cells hold a control: an independently trained copy, which a
+        target loaded from a checkpoint does not have (the next seed loads the same file)."""
+        return self.suite.eval.control and group.target.weights is None
 
     def control(self, group: TargetGroup) -> TargetGroup:
         """The independently trained copy for `group`: the next seed's target (seed + 1 when the
@@ -111,7 +119,7 @@ class Plan:
     def cell_key(self, group: TargetGroup, component: Component) -> str:
         if component.kind != "attack":
             return cell_key(group.key, component)
-        control = self.control(group).key if self.suite.eval.control else None
+        control = self.control(group).key if self.has_control(group) else None
         nets = [self.compressed_key(group, c) for c in attacked(self.suite.compressors, group)]
         copies = [self.compressed_key(group, c) for c in inherited(self.suite, component, group)]
         inputs = attack_inputs(self.suite.eval, component, nets, copies, control)
@@ -143,7 +151,7 @@ class Plan:
         for task in cells:
             group = self.group(task.group)
             needed[group.id] = group
-            if task.kind == "attack" and self.suite.eval.control:
+            if task.kind == "attack" and self.has_control(group):
                 control = self.control(group)
                 needed[control.id] = control
         return list(needed.values())
@@ -155,7 +163,7 @@ class Plan:
         if task.kind == "compressor":
             needed.append(("compressed", self.compressed_key(group, self.suite.compressors[task.index])))
         elif task.kind == "attack":
-            if self.suite.eval.control:
+            if self.has_control(group):
                 needed.append(("targets", self.control(group).key))
             attack = self.suite.attacks[task.index]
             nets = attacked(self.suite.compressors, group) + inherited(self.suite, attack, group)

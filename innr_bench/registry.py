@@ -64,6 +64,13 @@ class Registry(Generic[T]):
 
         return decorator
 
+    def unregister(self, name: str) -> None:
+        """Remove `name` and its aliases, if registered (for factories made at run time, such as
+        the Python API's targets, which a later call may replace)."""
+        entry = self._entries.pop(name, None)
+        for alias in entry.aliases if entry else ():
+            self._aliases.pop(alias, None)
+
     def entry(self, name: str) -> Entry[T]:
         """The entry for `name` or an alias; raises UnknownComponentError naming what exists."""
         canonical = self._aliases.get(name, name)

@@ -10,9 +10,6 @@ from typing import Any
 import pandas as pd
 from tabulate import tabulate
 
-from innr_bench.plots import accuracy_vs_bytes, accuracy_vs_eps, transfer_heatmaps
-from innr_bench.store import ResultStore, atomic_write_bytes
-
 FORMATS = ("md", "csv", "tex", "html")  # `latex` on the command line writes .tex
 Section = tuple[str, pd.DataFrame]
 
@@ -71,6 +68,7 @@ def size_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
         "agreement": r["agreement"], "compress_seconds": r["compress_seconds"],
         "weight_rel_l2": r["weight_error"]["rel_l2"], "data_free": r["data_free"],
         "target_steps": r["target_train"]["steps"], "storage": r["info"].get("storage", ""),
+        "target_weights": r["target"].get("weights", {}).get("sha256"),
     } for r in _ok(records, "compressor")])
 
 
@@ -121,14 +119,20 @@ def accuracy_vs_size(
         frame_out.insert(2, "front (same data)", ["★" if f else "" for f in front])
         frame_out = (frame_out.sort_values(["_acc", "bytes"], ascending=[False, True])
                      .drop(columns=["_acc", "_std"]))
-        steps = sorted(set(frame["target_steps"]))
-        sections.append((f"accuracy vs size — {target} on {data} [{source}]; target trained {steps} steps",
-                         frame_out))
+        sections.append((f"accuracy vs size — {target} on {data} [{source}]; {_made(frame)}", frame_out))
         published = reference_frame(references or [], target)
         if not published.empty:
             sections.append((f"published references for {target} (not measured here)", published))
         summary_rows.append(frame_out.assign(data=data, target=target, **{"data source": source}))
     return sections, pd.concat(summary_rows, ignore_index=True)
+
+
+def _made(frame: pd.DataFrame) -> str:
+    """How the target of a section came to be: trained here (its steps) or loaded from a file."""
+    weights = sorted({w for w in frame["target_weights"] if isinstance(w, str)})
+    if weights:
+        return f"target loaded from weights sha256 {', '.join(w[:12] for w in weights)}"
+    return f"target trained {sorted(set(frame['target_steps']))} steps"
 
 
 def transfer_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
@@ -229,41 +233,7 @@ def render(sections: list[Section], fmt: str, caption: str) -> str:
 def write_leaderboards(
     results_dir: Path, formats: tuple[str, ...] = FORMATS, plots: bool = True
 ) -> dict[str, Path]:
-    """Write accuracy-vs-size and transfer leaderboards (and plots) under `results_dir/leaderboards`."""
-    from innr_bench import inheritance
+    """Write the leaderboards (and plots) of a result set under `results_dir/leaderboards`."""
+    from innr_bench.board import Board
 
-    store = ResultStore(results_dir)
-    records = store.records()
-    suite = store.manifest().get("suite", {})
-    references = suite.get("references", [])
-    headline_eps = inheritance.suite_headline_eps(suite)
-    inherited = inheritance.inheritance_frame(records)
-    out = Path(results_dir) / "leaderboards"
-    written: dict[str, Path] = {}
-    board = inheritance.leaderboard(inherited, headline_eps)
-    follows = inheritance.correlations(inherited, headline_eps)
-    board_summary = (pd.concat([frame.assign(section=title) for title, frame in board], ignore_index=True)
-                     if board else pd.DataFrame())
-    for name, (sections, summary), caption in (
-        ("accuracy-vs-size", accuracy_vs_size(records, references), SIZE_CAPTION),
-        ("transfer", transfer(records), TRANSFER_CAPTION),
-        ("inheritance", (board, board_summary), inheritance.CAPTION),
-        ("inheritance-correlations", (follows, follows[0][1] if follows else pd.DataFrame()),
-         inheritance.CORRELATION_CAPTION),
-    ):
-        if not sections:
-            continue
-        for fmt in formats:
-            path = out / f"{name}.{fmt}"
-            text = summary.to_csv(index=False) if fmt == "csv" else render(sections, fmt, caption)
-            atomic_write_bytes(path, text.encode())
-            written[f"{name}.{fmt}"] = path
-    if plots:
-        sizes, transfers = size_frame(records), transfer_frame(records)
-        paths = accuracy_vs_bytes(sizes, out, references) if not sizes.empty else []
-        if not transfers.empty:
-            paths += transfer_heatmaps(transfers, out) + accuracy_vs_eps(transfers, out)
-        paths += inheritance.plots(inherited, out, headline_eps)
-        for path in paths:
-            written[path.name] = path
-    return written
+    return Board(results_dir).write(formats, plots)

@@ -29,6 +29,8 @@ from innr_bench.data import Dataset
 from innr_bench.env import device_name
 from innr_bench.errors import InnrBenchError
 from innr_bench.evaluate import attack_pairs, inheritance_rows, predict, weight_errors
+from innr_bench.models.checkpoint import load_weights
+from innr_bench.models.external import ensure_registered
 from innr_bench.models.placement import place_model
 from innr_bench.models.train import train
 from innr_bench.plan import Plan, TargetGroup, Task, attacked, inherited
@@ -162,6 +164,7 @@ class CellWorker:
         if group.model is not None:
             return
         torch.manual_seed(group.seed)  # the target's initialization
+        ensure_registered(group.target.model.name, where="target")  # a Ray worker's first sight of it
         model = MODELS.get(group.target.model.name)(**group.target.model.params)
         cached = None if self.force else self.cache.load("targets", group.key)
         if cached is not None:
@@ -169,9 +172,16 @@ class CellWorker:
             model.load_state_dict(tensors)
             group.info = meta
         else:
-            with self.stage("train"):
-                info = train(model, group.data, group.target.train, seed=group.seed,
-                             device=self.device, progress=self.progress, amp=self.numerics["amp"])
+            weights = group.target.weights
+            if weights is not None:
+                start = time.perf_counter()
+                load_weights(model, weights)
+                info = {"steps": None, "epochs": None, "seconds": time.perf_counter() - start,
+                        "weights": weights.to_dict()}
+            else:
+                with self.stage("train"):
+                    info = train(model, group.data, group.target.train, seed=group.seed,
+                                 device=self.device, progress=self.progress, amp=self.numerics["amp"])
             with self.stage("evaluate"):
                 preds = self._predict(model, group.data.test_x)
             info["accuracy"] = float((preds == group.data.test_y).float().mean())
@@ -179,11 +189,11 @@ class CellWorker:
             info["device"] = str(self.device)
             self.cache.save("targets", group.key, model.state_dict(), info)
             group.info = info
-            self.progress.print(
-                f"trained {group.target.model.label} seed {group.seed}: accuracy "
-                f"{info['accuracy']:.4f} after {info['steps']} steps ({info['epochs']} epochs) "
-                f"in {info['seconds']:.1f} s"
-            )
+            how = (f"loaded from {weights.path} (sha256 {weights.sha256[:12]})" if weights is not None else
+                   f"after {info['steps']} steps ({info['epochs']} epochs) in {info['seconds']:.1f} s")
+            verb = "loaded" if weights is not None else "trained"
+            self.progress.print(f"{verb} {group.target.model.label} seed {group.seed}: accuracy "
+                                f"{info['accuracy']:.4f} {how}")
         group.model = place_model(model, self.device).eval()
 
     def _compressed(self, group: TargetGroup, compressor: Component) -> Compressed:
@@ -251,7 +261,7 @@ class CellWorker:
             if compressor.label not in nets:
                 nets[compressor.label] = self._compressed(group, compressor).reconstruct(group.model)
         control = None
-        if self.suite.eval.control:
+        if self.plan.has_control(group):
             control = self.plan.control(group)
             self.ensure_target(control)
             nets[CONTROL] = control.model

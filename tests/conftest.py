@@ -7,6 +7,10 @@ from pathlib import Path
 import pytest
 import torch
 
+# Every built-in registered before any test copies a registry to add to it (a copy of an
+# empty registry, restored after the test, would leave the built-ins out for the rest).
+import innr_bench.components  # noqa: F401
+
 
 @pytest.fixture(autouse=True)
 def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:

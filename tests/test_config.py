@@ -72,8 +72,24 @@ class TestValidSuites:
             parse_suite(_with(targets=targets,
                               compressors=[compressors[0], {**compressors[1], "targets": None}]))
 
-    def test_shipped_suites_load(self, repo_root: Path) -> None:
-        for path in sorted((repo_root / "suites").glob("*.yaml")):
+    def test_shipped_suites_load(self, repo_root: Path, tmp_path: Path,
+                                 monkeypatch: pytest.MonkeyPatch) -> None:
+        import shutil
+
+        import torch
+        from safetensors.torch import save_file
+
+        from innr_bench.registry import MODELS
+
+        monkeypatch.setattr(MODELS, "_entries", dict(MODELS._entries))
+        shutil.copytree(repo_root / "suites", tmp_path / "suites")
+        # your-own-net.yaml loads a file its step 1 writes (`python suites/your_own_net.py`)
+        monkeypatch.syspath_prepend(str(tmp_path / "suites"))
+        import your_own_net
+
+        torch.manual_seed(0)
+        save_file(your_own_net.build().state_dict(), str(tmp_path / "suites" / "your-net.safetensors"))
+        for path in sorted((tmp_path / "suites").glob("*.yaml")):
             assert load_suite(path).name == path.stem
 
     def test_mnist_datafree_reads_no_data(self, repo_root: Path) -> None:

@@ -79,3 +79,18 @@ def test_readme_plugin_field_is_short_and_runs_end_to_end(
     assert record["status"] == "ok" and record["compressor"]["spec"]["field"]["name"] == "relu-mlp"
     assert record["ratio"] <= 0.3 and record["info"]["budget"]["width"] > 0
     check_field("relu-mlp")
+
+
+def test_readme_python_api_example_runs_as_printed(repo_root: Path, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's "From Python" example, executed in a scratch directory."""
+    readme = (repo_root / "README.md").read_text()
+    section = readme[readme.index("**From Python**"):]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    board = namespace["board"]
+    assert set(board.accuracy_vs_size["method"]) == {"identity", "ptq", "innr"}
+    assert not board.inheritance.empty and (tmp_path / "runs" / "my-net" / "manifest.json").is_file()
+    assert namespace["small"].ratio <= 0.13

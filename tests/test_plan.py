@@ -1,0 +1,28 @@
+"""The plan's keys: what a rerun computes is found in the published result sets."""
+
+from __future__ import annotations
+
+import types
+from pathlib import Path
+
+import pytest
+
+from innr_bench.config import load_suite
+from innr_bench.plan import Plan
+from innr_bench.store import ResultStore
+
+
+@pytest.mark.parametrize("name", ["mnist", "fashion-mnist", "mnist-datafree", "fashion-distill"])
+def test_a_rerun_in_the_published_environment_finds_every_published_cell(repo_root: Path, name: str) -> None:
+    """Keys are stable: planning the committed suite in the environment its published cells were
+    computed in gives exactly their keys, so a rerun there recomputes nothing."""
+    manifest = ResultStore(repo_root / "results" / name).manifest()
+    datasets = {label: types.SimpleNamespace(sha256=info["sha256"])
+                for label, info in manifest["datasets"].items()}
+    environments = {str(run["environment"]): run["environment"]
+                    for run in manifest["runs"] if run.get("environment")}
+    planned: set[str] = set()
+    for environment in environments.values():
+        plan = Plan(load_suite(repo_root / "suites" / f"{name}.yaml"), datasets, environment)  # type: ignore[arg-type]
+        planned |= {task.key for task in plan.cells()}
+    assert set(manifest["cells"]) == planned
