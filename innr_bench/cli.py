@@ -59,6 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
                      "(--executor ray only)")
     run.add_argument("--cpus-per-cell", type=_positive, default=1.0,
                      help="CPUs (and torch threads) per Ray task (default 1)")
+    run.add_argument("--schedule", choices=("dependencies", "waves"), default="dependencies",
+                     help="Ray: start each cell as soon as the target and copies it reads exist "
+                     "(dependencies, default), or run targets, copies and attacks as waves with a "
+                     "barrier between (waves; for comparison)")
     run.add_argument("--gpus-per-cell", type=_fraction,
                      help="GPU share per Ray task (default 1/4 of a GPU when the cluster has GPUs "
                      "and the device is not cpu, else 0)")
@@ -243,7 +247,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         torch.set_num_threads(args.threads)
     executor = make_executor(args.executor, address=args.address, cpus_per_cell=args.cpus_per_cell,
-                             gpus_per_cell=args.gpus_per_cell)
+                             gpus_per_cell=args.gpus_per_cell, schedule=args.schedule)
     try:
         with Progress(enabled=False if args.no_progress else None) as progress:
             runner = Runner(suite, out_dir=args.out, device=args.device, force=args.force,

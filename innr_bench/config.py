@@ -84,6 +84,10 @@ class EvalConfig:
     inheritance: bool = True
     # The eps the inheritance leaderboard shows; None: each attack's largest eps.
     headline_eps: Annotated[float, Field(gt=0)] | None = None
+    # Attack and evaluate up to this many copies of one architecture as one batched pass
+    # (innr_bench.stacked); 1 = one net at a time, as every published suite ran. Larger stacks
+    # change floating-point summation order (a few inputs may flip), so it enters the key.
+    stack_copies: Annotated[int, Field(ge=1, le=64)] = 1
 
 
 @dataclass(frozen=True, config=STRICT)

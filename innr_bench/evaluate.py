@@ -11,6 +11,7 @@ from torch import nn
 from innr_bench.attacks.base import Attack
 from innr_bench.models.placement import place_batch, place_model
 from innr_bench.progress import Progress
+from innr_bench.stacked import Stacked, stacks
 
 
 @torch.no_grad()
@@ -50,6 +51,7 @@ def attack_pairs(
     batch_size: int,
     device: torch.device,
     progress: Progress,
+    stack: int = 1,
 ) -> list[dict[str, Any]]:
     """Craft adversarials on each source net (each key of `targets_of`) once per batch and
     evaluate them on the nets it lists (the source itself always included: its white-box row).
@@ -60,33 +62,59 @@ def attack_pairs(
     and `cond_transferred` (of those, the target fooled too); `relative_transfer` = the target's
     attack success (1 - accuracy) over the source's white-box success. Inputs go in batches;
     the cost is one attack per source and batch plus one forward pass per evaluated net.
+
+    `stack` > 1 runs up to that many nets of one architecture as one (`Stacked`): clean and
+    transferred predictions in one pass per stack, and the white-box attack of the sources
+    attacked only on themselves (the copies) batched too where the attack has
+    `perturb_stacked`. The counts then differ from one net at a time only by floating-point
+    summation order (a different kernel), which is why it is a setting of its own.
     """
     pairs = {s: list(dict.fromkeys([s, *targets])) for s, targets in targets_of.items()}
     involved = list(dict.fromkeys(n for s, targets in pairs.items() for n in targets))
     for name in involved:
         place_model(nets[name], device).eval()
+    alone = [s for s, targets in pairs.items() if targets == [s]]
+    together = stack > 1 and hasattr(attack, "perturb_stacked")
+    own = stacks(nets, alone, stack) if together else []
+    crafted_alone = [s for s in pairs if not (together and s in alone)]
+    predictions = StackedPredictions(nets, stack)
     counts: dict[tuple[float, str, str], list[int]] = {}
+
+    def tally(eps: float, source: str, target: str, fooled: dict[str, torch.Tensor],
+              clean_ok: dict[str, torch.Tensor], yb: torch.Tensor) -> None:
+        cond = clean_ok[source] & clean_ok[target] & fooled[source]
+        row = counts.setdefault((eps, source, target), [0, 0, 0, 0])
+        row[0] += int((~fooled[target]).sum())
+        row[1] += len(yb)
+        row[2] += int(cond.sum())
+        row[3] += int((cond & fooled[target]).sum())
+
     batches = list(zip(x.split(batch_size), y.split(batch_size)))
-    with progress.task("attack", total=len(batches) * len(pairs)) as advance:
+    with progress.task("attack", total=len(batches) * (len(crafted_alone) + len(own))) as advance:
         for xb, yb in batches:
             xb, yb = place_batch(xb, device), yb.to(device)
-            with torch.no_grad():
-                clean_ok = {n: nets[n](xb).argmax(1) == yb for n in involved}
-            for source, targets in pairs.items():
+            clean_ok = predictions.right(involved, xb, yb)
+            for source in crafted_alone:
+                targets = pairs[source]
                 for eps, adv in attack.perturb(nets[source], xb, yb):
                     if torch.equal(adv, xb):  # eps = 0: the clean predictions, no forward needed
                         fooled = {n: ~clean_ok[n] for n in targets}
                     else:
-                        with torch.no_grad():
-                            fooled = {n: nets[n](adv).argmax(1) != yb for n in targets}
+                        fooled = {n: ~ok for n, ok in predictions.right(targets, adv, yb).items()}
                     for target in targets:
-                        cond = clean_ok[source] & clean_ok[target] & fooled[source]
-                        row = counts.setdefault((eps, source, target), [0, 0, 0, 0])
-                        row[0] += int((~fooled[target]).sum())
-                        row[1] += len(yb)
-                        row[2] += int(cond.sum())
-                        row[3] += int((cond & fooled[target]).sum())
+                        tally(eps, source, target, fooled, clean_ok, yb)
                 advance(1, source)
+            for names, stacked in own:  # each copy on its own adversarials, all at once
+                for eps, adv in attack.perturb_stacked(stacked, xb, yb):
+                    if eps == 0 and torch.equal(adv[0], xb):
+                        fooled = {n: ~clean_ok[n] for n in names}
+                    else:
+                        with torch.no_grad():
+                            wrong = stacked(adv).argmax(-1) != yb
+                        fooled = dict(zip(names, wrong, strict=True))
+                    for name in names:
+                        tally(eps, name, name, fooled, clean_ok, yb)
+                advance(1, names[-1])
 
     def relative(eps: float, source: str, target_correct: int, n: int) -> float | None:
         white_box_success = 1 - counts[(eps, source, source)][0] / n
@@ -98,6 +126,30 @@ def attack_pairs(
          "transfer_rate": ct / cn if cn else None, "relative_transfer": relative(eps, s, c, n)}
         for (eps, s, t), (c, n, cn, ct) in counts.items()
     ]
+
+
+class StackedPredictions:
+    """Which inputs of a batch each net classifies right: one net at a time (`stack` <= 1), or
+    nets of one architecture in stacks of up to `stack`, one pass a stack (stacks built once)."""
+
+    def __init__(self, nets: Mapping[str, nn.Module], stack: int) -> None:
+        self.nets, self.stack = nets, stack
+        self.built: dict[tuple[str, ...], list[tuple[list[str], Stacked]]] = {}
+
+    def right(self, names: Sequence[str], x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        nets = self.nets
+        with torch.no_grad():
+            if self.stack <= 1:
+                return {n: nets[n](x).argmax(1) == y for n in names}
+            right: dict[str, torch.Tensor] = {}
+            if tuple(names) not in self.built:
+                self.built[tuple(names)] = stacks(nets, names, self.stack)
+            for group, stacked in self.built[tuple(names)]:
+                if len(group) == 1:
+                    right[group[0]] = nets[group[0]](x).argmax(1) == y
+                else:
+                    right.update(zip(group, stacked.shared(x).argmax(-1) == y, strict=True))
+            return right
 
 
 # What a copy inherits from the original's attack: its row of the original's transfer matrix.

@@ -156,6 +156,16 @@ class Plan:
                 needed[control.id] = control
         return list(needed.values())
 
+    def outputs(self, task: Task) -> list[tuple[str, str]]:
+        """Cache entries (kind, key) a task makes: its trained target or its compressed copy
+        (what cells of the same target wait for when the work is scheduled by dependency)."""
+        group = self.group(task.group)
+        if task.kind == "target":
+            return [("targets", group.key)]
+        if task.kind == "compressor":
+            return [("compressed", self.compressed_key(group, self.suite.compressors[task.index]))]
+        return []
+
     def inputs(self, task: Task) -> list[tuple[str, str]]:
         """Cache entries (kind, key) a task reads when they exist: what to ship to a remote worker."""
         group = self.group(task.group)
@@ -194,7 +204,9 @@ def attack_inputs(evaluation: EvalConfig, attack: Component, nets: list[str], co
     copies in its transfer matrix (`nets`) and on its inheritance board (`copies`, keys), and
     the control's target key."""
     shown_only = ("headline_eps",)  # what the reports show, not what is computed
-    return {"eval": {k: v for k, v in evaluation.__dict__.items() if k not in shown_only},
+    added_later = {"stack_copies": 1}  # at these values the cell is computed as before they existed
+    return {"eval": {k: v for k, v in evaluation.__dict__.items()
+                     if k not in shown_only and added_later.get(k, object()) != v},
             **({"limit": attack.limit} if attack.limit is not None else {}),
             **({"whitebox_only": True} if attack.whitebox_only else {}),
             "nets": nets, **({"copies": copies} if copies else {}),

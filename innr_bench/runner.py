@@ -48,9 +48,10 @@ class Runner:
     """Runs a suite into `out_dir/<suite name>`, reusing every finished cell of this environment
     unless `force` (and of any environment with `reuse="any"`).
 
-    Work runs in three waves of independent tasks (targets to train, compressor cells, attack
-    cells); the executor decides where each task runs, and every result comes back here to the
-    one result store, so a suite's records are one set whichever executors computed them."""
+    The work (targets to train, compressor cells, attack cells) goes to the executor in one list,
+    targets first; the executor decides where and when each task runs (the local one in order,
+    Ray's as soon as the target and copies a task reads exist), and every result comes back here
+    to the one result store, so a suite's records are one set whichever executors computed them."""
 
     def __init__(
         self,
@@ -115,9 +116,11 @@ class Runner:
                     advance(self.summary.skipped, "")
                     targets = [Task("target", g.id) for g in plan.targets_for(pending)
                                if self.force or not self.cache.has("targets", g.key)]
-                    self._execute(spec, targets, lambda: None)
-                    for kind in ("compressor", "attack"):
-                        self._execute(spec, [t for t in pending if t.kind == kind], lambda: advance(1, ""))
+                    # in the order a wave schedule would take them: targets, copies, attacks; an
+                    # executor may start each as soon as what it reads exists (plan.inputs)
+                    ordered = [*targets, *(t for kind in ("compressor", "attack") for t in pending
+                                           if t.kind == kind)]
+                    self._execute(spec, ordered, lambda: advance(1, ""))
             finally:
                 current.update(finished=now(), computed=self.summary.computed,
                                skipped=self.summary.skipped, failed=len(self.summary.failed),

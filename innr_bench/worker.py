@@ -279,7 +279,7 @@ class CellWorker:
         with self.stage("attack"):
             rows = attack_pairs(nets, targets_of, ATTACKS.get(attack.name)(**attack.params), x, y,
                                 batch_size=self.suite.eval.batch_size, device=self.device,
-                                progress=self.progress)
+                                progress=self.progress, stack=self.suite.eval.stack_copies)
         matrix_nets = set(matrix)
         return {"nets": [] if attack.whitebox_only else matrix, "n_attacked": len(y),
                 "transfer": [] if attack.whitebox_only else

@@ -185,3 +185,52 @@ def test_threads_sets_and_records_the_torch_thread_count(
 def test_threads_below_one_is_a_user_error(repo_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", str(repo_root / "suites" / "smoke.yaml"), "--threads", "0"]) == 2
     assert "--threads must be >= 1" in capsys.readouterr().err
+
+
+def _plan_and_tasks(repo_root: Path) -> tuple[Any, list[Any]]:
+    from innr_bench.data import synthetic
+    from innr_bench.plan import Plan, Task
+
+    smoke = load_suite(repo_root / "suites" / "smoke.yaml")
+    plan = Plan(smoke, {smoke.datasets[0].label: synthetic(n_train=512, n_test=256)}, {"device": "cpu"})
+    cells = plan.cells()
+    targets = [Task("target", g.id) for g in plan.targets_for(cells)]
+    return plan, [*targets, *(t for kind in ("compressor", "attack") for t in cells if t.kind == kind)]
+
+
+def test_by_dependency_a_cell_starts_when_its_target_and_copies_exist(repo_root: Path) -> None:
+    from innr_bench.executors.ray_cluster import Dependencies
+
+    plan, tasks = _plan_and_tasks(repo_root)
+    waiting = Dependencies(plan, tasks)
+    first = waiting.ready(100)
+    assert {t.kind for t in first} == {"target"}  # every cell reads a target not trained yet
+    seed0 = next(t for t in first if t.group[2] == 0)
+    waiting.finished(seed0)
+    started = waiting.ready(100)
+    assert started and all(t.kind == "compressor" and t.group[2] == 0 for t in started)  # not seed 1's
+    for task in started:
+        waiting.finished(task)
+    attacks = waiting.ready(100)
+    # seed 0's attack needs its control too: seed 1's target, still training
+    assert attacks == []
+    waiting.finished(next(t for t in first if t.group[2] == 1))
+    assert {(t.kind, t.group[2]) for t in waiting.ready(100)} >= {("attack", 0), ("compressor", 1)}
+
+
+def test_by_wave_no_cell_starts_before_its_kind_is_due(repo_root: Path) -> None:
+    from innr_bench.executors.ray_cluster import Dependencies
+
+    plan, tasks = _plan_and_tasks(repo_root)
+    waiting = Dependencies(plan, tasks, waves=True)
+    targets = waiting.ready(100)
+    waiting.finished(targets[0])
+    assert waiting.ready(100) == []  # a barrier: the other target is still training
+    waiting.finished(targets[1])
+    compressors = waiting.ready(100)
+    assert {t.kind for t in compressors} == {"compressor"}
+    for task in compressors[:-1]:
+        waiting.finished(task)
+    assert waiting.ready(100) == []
+    waiting.finished(compressors[-1])
+    assert {t.kind for t in waiting.ready(100)} == {"attack"}

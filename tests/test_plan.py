@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import types
 from pathlib import Path
 
@@ -26,3 +27,20 @@ def test_a_rerun_in_the_published_environment_finds_every_published_cell(repo_ro
         plan = Plan(load_suite(repo_root / "suites" / f"{name}.yaml"), datasets, environment)  # type: ignore[arg-type]
         planned |= {task.key for task in plan.cells()}
     assert set(manifest["cells"]) == planned
+
+
+def test_stacking_copies_keys_the_attack_cells_only(repo_root: Path) -> None:
+    """`eval.stack_copies` changes what an attack computes (summation order), so it enters the
+    attack cells' keys; at its default 1 the keys are those of suites written before it existed."""
+    environment = {"torch": "x", "device": "cpu"}
+    datasets = {"synthetic": types.SimpleNamespace(sha256="0" * 64)}
+    keys = {}
+    for stack in (None, 1, 4):
+        suite = load_suite(repo_root / "suites" / "smoke.yaml")
+        if stack is not None:
+            suite = dataclasses.replace(suite, eval=dataclasses.replace(suite.eval, stack_copies=stack))
+        plan = Plan(suite, {d.label: datasets["synthetic"] for d in suite.datasets}, environment)  # type: ignore[arg-type]
+        keys[stack] = {(t.kind, t.key) for t in plan.cells()}
+    assert keys[None] == keys[1]
+    changed = keys[4] - keys[1]
+    assert changed and {kind for kind, _ in changed} == {"attack"}

@@ -10,6 +10,7 @@ from pydantic import Field
 from torch import nn
 
 from innr_bench.registry import ATTACKS
+from innr_bench.stacked import Stacked
 
 Epsilon = Annotated[float, Field(ge=0, le=1)]
 
@@ -20,6 +21,22 @@ def input_gradient_sign(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> t
     loss = nn.functional.cross_entropy(model(x), y)
     (grad,) = torch.autograd.grad(loss, x)
     return grad.sign()
+
+
+def stacked_gradient_sign(stacked: Stacked, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """(K, B, ...) signs, one input gradient per stacked net: each net's own mean loss (the sum
+    over nets of their means, so each gradient is the one `input_gradient_sign` takes)."""
+    xk = x.detach().unsqueeze(0).expand(stacked.size, *x.shape).clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(stacked_loss(stacked(xk), y), xk)
+    return grad.sign()
+
+
+def stacked_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Sum over nets of each net's mean cross-entropy, logits (K, B, classes), labels (B,) or (K, B)."""
+    k, b = logits.shape[:2]
+    labels = (y if y.dim() == 2 else y.expand(k, b)).reshape(-1)
+    losses = nn.functional.cross_entropy(logits.reshape(k * b, -1), labels, reduction="none")
+    return losses.view(k, b).mean(1).sum()
 
 
 def fgsm_step(x: torch.Tensor, sign: torch.Tensor, eps: float, *, clamp: bool) -> torch.Tensor:
@@ -46,3 +63,10 @@ class FGSM:
         sign = input_gradient_sign(model, x, y)
         for eps in self.eps:
             yield eps, fgsm_step(x, sign, eps, clamp=self.clamp).detach()
+
+    def perturb_stacked(self, stacked: Stacked, x: torch.Tensor, y: torch.Tensor
+                        ) -> Iterator[tuple[float, torch.Tensor]]:
+        """`perturb` on every stacked net at once: (eps, (K, B, ...) adversarials)."""
+        sign = stacked_gradient_sign(stacked, x, y)
+        for eps in self.eps:
+            yield eps, fgsm_step(x.unsqueeze(0), sign, eps, clamp=self.clamp).detach()

@@ -3,15 +3,16 @@ targeted (a random other class, or the source net's least-likely class)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated, Literal
 
 import torch
 from pydantic import Field
 from torch import nn
 
-from innr_bench.attacks.fgsm import Epsilon
+from innr_bench.attacks.fgsm import Epsilon, stacked_loss
 from innr_bench.registry import ATTACKS
+from innr_bench.stacked import Stacked
 
 TargetMode = Literal["none", "random", "least-likely"]
 
@@ -43,16 +44,18 @@ def pgd(
     start: torch.Tensor | None,
     target: torch.Tensor | None,
     clamp: bool,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = nn.functional.cross_entropy,
 ) -> torch.Tensor:
     """Iterated signed-gradient steps projected onto ||x' - x||_inf <= eps (and [0, 1] if `clamp`).
-    Untargeted: ascend the loss of the true class; targeted: descend the loss of `target`."""
+    Untargeted: ascend the loss of the true class; targeted: descend the loss of `target`.
+    `model` may be a `Stacked` (x then (K, B, ...), `loss_fn` = `stacked_loss`)."""
     if eps == 0:
         return x.detach().clone()
     adv = x.detach() + (start if start is not None else 0.0)
     for _ in range(steps):
         adv = (adv.clamp(0.0, 1.0) if clamp else adv).detach().requires_grad_(True)
         logits = model(adv)
-        loss = nn.functional.cross_entropy(logits, y if target is None else target)
+        loss = loss_fn(logits, y if target is None else target)
         (grad,) = torch.autograd.grad(loss, adv)
         direction = grad.sign() if target is None else -grad.sign()
         adv = x + (adv.detach() + step_size * direction - x).clamp(-eps, eps)
@@ -90,3 +93,30 @@ class PGD:
             start = noise * eps if noise is not None else None
             yield eps, pgd(model, x, y, eps=eps, steps=self.steps, step_size=step, start=start,
                            target=target, clamp=self.clamp)
+
+    def perturb_stacked(self, stacked: Stacked, x: torch.Tensor, y: torch.Tensor
+                        ) -> Iterator[tuple[float, torch.Tensor]]:
+        """`perturb` on every stacked net at once, with the starts and targets each would get
+        alone: (eps, (K, B, ...) adversarials)."""
+        generator = torch.Generator().manual_seed(self.seed)
+        target = stacked_targets(stacked, x, y, self.target, generator)
+        noise = torch.rand(x.shape, generator=generator).to(x.device) * 2 - 1 if self.random_start else None
+        xk = x.unsqueeze(0).expand(stacked.size, *x.shape)
+        for eps in self.eps:
+            step = self.step_size if self.step_size is not None else 2.5 * eps / self.steps
+            start = noise * eps if noise is not None else None
+            yield eps, pgd(stacked, xk, y, eps=eps, steps=self.steps, step_size=step, start=start,
+                           target=target, clamp=self.clamp, loss_fn=stacked_loss)
+
+
+def stacked_targets(stacked: Stacked, x: torch.Tensor, y: torch.Tensor, mode: TargetMode,
+                    generator: torch.Generator) -> torch.Tensor | None:
+    """`attack_targets` for every stacked net: (K, B), or None untargeted."""
+    if mode == "none":
+        return None
+    with torch.no_grad():
+        logits = stacked.shared(x)
+    if mode == "least-likely":
+        return logits.argmin(-1)
+    offsets = torch.randint(1, logits.shape[-1], (len(y),), generator=generator).to(y.device)
+    return ((y + offsets) % logits.shape[-1]).expand(stacked.size, len(y))

@@ -10,7 +10,7 @@ EXECUTORS = ("local", "ray")
 
 def make_executor(
     name: str, *, address: str | None = None, cpus_per_cell: float = 1.0,
-    gpus_per_cell: float | None = None, num_cpus: int | None = None,
+    gpus_per_cell: float | None = None, num_cpus: int | None = None, schedule: str = "dependencies",
 ) -> Executor:
     """The executor called `name`; `ray` needs the optional extra (`pip install 'innr-bench[ray]'`)."""
     if name == "local":
@@ -19,7 +19,7 @@ def make_executor(
         from innr_bench.executors.ray_cluster import RayExecutor
 
         return RayExecutor(address=address, cpus_per_cell=cpus_per_cell, gpus_per_cell=gpus_per_cell,
-                           num_cpus=num_cpus)
+                           num_cpus=num_cpus, schedule=schedule)
     raise ValueError(f"unknown executor {name!r}; choose one of {', '.join(EXECUTORS)}")
 
 

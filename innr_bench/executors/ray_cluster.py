@@ -31,6 +31,40 @@ except ImportError as error:  # pragma: no cover - depends on the environment
     ) from error
 
 SHARED_GPU_CELLS = 4  # cells that share one GPU when --gpus-per-cell is not given
+SCHEDULES = ("dependencies", "waves")
+
+
+class Dependencies:
+    """Which tasks may start: those whose inputs made by other tasks of the run are made (a
+    failed task counts as done: its dependents run and record what they find). With `waves`,
+    a kind starts only when every task of the kinds before it is done."""
+
+    KINDS = ("target", "compressor", "attack")
+
+    def __init__(self, plan: Plan, tasks: list[Task], *, waves: bool = False) -> None:
+        self.plan, self.waves = plan, waves
+        makers = {entry: task for task in tasks for entry in plan.outputs(task)}
+        self.needs = {task: {e for e in plan.inputs(task) if e in makers and makers[e] != task}
+                      for task in tasks}
+        self.left = list(tasks)  # not yet started, in the caller's order
+        self.running: set[Task] = set()
+
+    def ready(self, room: int) -> list[Task]:
+        """Up to `room` tasks that may start now (removed from `left`)."""
+        busy = {t.kind for t in self.left} | {t.kind for t in self.running}
+        first = next((k for k in self.KINDS if k in busy), None)
+        chosen = [t for t in self.left
+                  if not self.needs[t] and (not self.waves or t.kind == first)][:max(room, 0)]
+        for task in chosen:
+            self.left.remove(task)
+            self.running.add(task)
+        return chosen
+
+    def finished(self, task: Task) -> None:
+        self.running.discard(task)
+        made = set(self.plan.outputs(task))
+        for other in self.left:
+            self.needs[other] -= made
 
 
 class RayExecutor:
@@ -40,7 +74,11 @@ class RayExecutor:
     name = "ray"
 
     def __init__(self, *, address: str | None = None, cpus_per_cell: float = 1.0,
-                 gpus_per_cell: float | None = None, num_cpus: int | None = None) -> None:
+                 gpus_per_cell: float | None = None, num_cpus: int | None = None,
+                 schedule: str = "dependencies") -> None:
+        if schedule not in SCHEDULES:
+            raise ConfigError(f"schedule must be one of {', '.join(SCHEDULES)}, got {schedule!r}")
+        self.schedule = schedule
         if cpus_per_cell <= 0:
             raise ConfigError(f"--cpus-per-cell must be > 0, got {cpus_per_cell}")
         if gpus_per_cell is not None and not 0 <= gpus_per_cell <= 1:
@@ -63,7 +101,7 @@ class RayExecutor:
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "address": self.address or "local instance", "ray": ray.__version__,
                 "resources": ray.cluster_resources(), "cpus_per_cell": self.cpus_per_cell,
-                "gpus_per_cell": self.gpus_per_cell}
+                "gpus_per_cell": self.gpus_per_cell, "schedule": self.schedule}
 
     def close(self) -> None:
         """Stop the Ray instance this executor started (a cluster it joined keeps running)."""
@@ -93,6 +131,9 @@ class RayExecutor:
 
     def run(self, spec: WorkerSpec, tasks: list[Task], cache: TensorCache,
             progress: Progress) -> Iterator[TaskResult]:
+        """Start each task as soon as the cache entries it reads that other tasks of `tasks` make
+        exist (`schedule="dependencies"`), or kind by kind with a barrier between (`"waves"`:
+        targets, then compressor cells, then attack cells)."""
         if not tasks:
             return
         if self._spec is None or self._spec[0] != spec.run_id:
@@ -106,18 +147,21 @@ class RayExecutor:
         remote = ray.remote(_execute).options(num_cpus=self.cpus_per_cell, num_gpus=gpus)
         cpus = ray.cluster_resources().get("CPU", 1)
         window = max(2, int(2 * cpus / self.cpus_per_cell))  # enough queued to keep workers fed
-        queue = list(reversed(tasks))
-        in_flight: list[Any] = []
+        waiting = Dependencies(self._plan, tasks, waves=self.schedule == "waves")
+        in_flight: dict[Any, Task] = {}
         try:
-            while queue or in_flight:
-                while queue and len(in_flight) < window:
-                    task = queue.pop()
+            while waiting.left or in_flight:
+                for task in waiting.ready(window - len(in_flight)):
                     entries = self._shippable(spec, task, cache)
-                    in_flight.append(remote.remote(spec.run_id, [spec_ref], self.threads, task, entries))
-                done, in_flight = ray.wait(in_flight, num_returns=1)
+                    in_flight[remote.remote(spec.run_id, [spec_ref], self.threads, task, entries)] = task
+                if not in_flight:
+                    raise RuntimeError(f"{len(waiting.left)} tasks wait on entries no task makes")
+                done, _ = ray.wait(list(in_flight), num_returns=1)
+                task = in_flight.pop(done[0])
                 result = _result(done[0])
                 self._fresh.update((e.kind, e.key) for e in result.entries)
-                yield result
+                yield result  # the caller keeps the entries in `cache` before this resumes
+                waiting.finished(task)
         finally:
             for ref in in_flight:
                 ray.cancel(ref)
@@ -175,7 +219,10 @@ def _execute(spec_id: str, holder: list[Any], threads: int, task: Task,
         if not worker.cache.has(entry.kind, entry.key):
             worker.cache.write_entry(entry)
     with tf32_scope(worker.numerics["tf32"]):
-        return worker.execute(task)
+        result = worker.execute(task)
+    if result.record is not None:  # which node of the cluster computed it
+        result.record["worker"]["node"] = ray.get_runtime_context().get_node_id()[:12]
+    return result
 
 
 def _build_worker(spec: WorkerSpec, threads: int) -> CellWorker:

@@ -83,6 +83,9 @@ class Distill(Stage):
             groups.append({"params": [learned], "lr": self.lr * STATS_LR_FACTOR})
         t = self.temperature
         cached = teacher_probabilities(teacher, data.train_x, t, device) if self.inputs == "data" else None
+        # the training images and labels live where the steps run: no host copy per step
+        images = data.train_x.to(device) if self.inputs == "data" else None
+        labels_all = data.train_y.to(device) if self.inputs == "data" else None
         info: dict[str, Any] = {}
         pool = None
         if self.inputs == "impressions":
@@ -95,10 +98,8 @@ class Distill(Stage):
         def loss(step: int) -> torch.Tensor:
             labels = None
             if self.inputs == "data":
-                index = torch.randint(len(data.train_y), (self.batch,), generator=generator)
-                x = data.train_x[index].to(device)
-                labels = data.train_y[index].to(device)
-                target = cached[index.to(cached.device)]
+                index = torch.randint(len(data.train_y), (self.batch,), generator=generator).to(device)
+                x, labels, target = images[index], labels_all[index], cached[index]
             else:
                 x = (impression_batch(pool, self.batch, generator) if pool is not None
                      else noise_images(shape, self.batch, generator)).to(device)

@@ -157,6 +157,9 @@ def solve_head(field: nn.Module, x: torch.Tensor, y: torch.Tensor) -> None:
         raise ValueError(f"{type(field).__name__} has no features/head split to solve")
     features = field.features(x)
     features = torch.cat([features, torch.ones(len(features), 1, device=features.device)], dim=1)
-    solution = torch.linalg.lstsq(features.cpu(), y.cpu()).solution.to(features.device)
+    if features.device.type == "cuda":  # on the card: no copy to the host and back every solve
+        solution = torch.linalg.lstsq(features, y, driver="gels").solution
+    else:
+        solution = torch.linalg.lstsq(features, y).solution
     field.head.weight.copy_(solution[:-1].T)
     field.head.bias.copy_(solution[-1])

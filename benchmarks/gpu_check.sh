@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The device check of issue 26, as one prepared script for a lent H100/H200 (its 15 minutes of
+# device time: one call, timeout ~500 s, and time left to rerun what failed). Prepare here first:
+#
+#   echo /.whl/ >> .git/info/exclude; echo /.gpu/ >> .git/info/exclude
+#   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+#     --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+#     -d .whl pydantic pydantic-core annotated-types typing-inspection platformdirs
+#   python benchmarks/write_idx.py .gpu          # full MNIST and Fashion-MNIST as IDX files
+#
+# then: run(command="bash benchmarks/gpu_check.sh", carry=[".whl", ".gpu"], timeout_s=540)
+# Every figure is written under $OUT with the card, torch and CUDA versions beside it.
+set -uo pipefail
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
+  && export PYTHONPATH=/tmp/site:$PWD || exit 1
+export INNR_BENCH_DATA=$PWD/.gpu INNR_BENCH_CACHE=/tmp/innr-cache PYTHONUNBUFFERED=1
+OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
+python3 -c "import torch; print('card', torch.cuda.get_device_name(0), 'torch', torch.__version__, 'cuda', torch.version.cuda)" \
+  | tee "$OUT/card.txt"
+# 1. distill on Fashion-MNIST lenet5 (goal <= 10 s, from 66.9 s on an H100), and the other recipes
+timeout 200 python3 benchmarks/time_recipes.py --device cuda --recipes distill distill-quick fast \
+  --json "$OUT/recipes.json" 2>&1 | tail -5
+# 2. the per-step cost of every loop on the card (overhead share = tiny step / step)
+timeout 120 python3 -m pytest -q benchmarks/test_step_cost.py --benchmark-only -s -k cuda -p no:cacheprovider \
+  2>&1 | grep "ms/step" | tee "$OUT/step-cost.txt"
+# 3. suites/mnist.yaml from an empty cache on the card (goal <= 60 s)
+start=$(date +%s)
+timeout 200 python3 -m innr_bench.cli run suites/mnist.yaml --device cuda --out /tmp/runs --no-progress \
+  --reference none > "$OUT/mnist.log" 2>&1
+echo "mnist.yaml from an empty cache: $(( $(date +%s) - start )) s" | tee -a "$OUT/card.txt"
+grep -E "computed|stage times" "$OUT/mnist.log"

@@ -1,0 +1,99 @@
+"""What one copy on the inheritance board costs, one net at a time (`eval.stack_copies: 1`, as
+every published suite ran) against copies stacked (`stack_copies: 8`), side by side in one run:
+the attack cells of suites/fashion-mnist.yaml (FGSM with 7 eps on 1,000 inputs, PGD with 5 eps
+and 10 steps on 500) for its three targets, each with the original, `--copies` copies (the
+original with small weight noise) and nothing else, timed with 0 copies and with `--copies`;
+the cost per copy is the difference over the count. Also reports how many counts differ
+between the two settings (floating-point summation order).
+
+    python benchmarks/inheritance_stack.py [--copies 16] [--stack 8] [--out FILE.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import time
+from typing import Any
+
+import torch
+
+from innr_bench.attacks.fgsm import FGSM
+from innr_bench.attacks.pgd import PGD
+from innr_bench.env import environment
+from innr_bench.evaluate import attack_pairs
+from innr_bench.models.lenet import lenet5, lenet_300_100
+from innr_bench.models.seed_cnn import seed_cnn
+from innr_bench.progress import Progress
+
+CPU = torch.device("cpu")
+TARGETS = {"seed-cnn": lambda: seed_cnn(c=32), "lenet5": lenet5, "lenet-300-100": lenet_300_100}
+ATTACKS = {"fgsm": (FGSM(eps=[0.0, 0.02, 0.05, 0.0924, 0.15, 0.2, 0.3], clamp=True), 1000),
+           "pgd": (PGD(eps=[0.0, 0.02, 0.05, 0.0924, 0.15], steps=10, random_start=True), 500)}
+
+
+def board(build: Any, copies: int) -> tuple[dict[str, torch.nn.Module], dict[str, list[str]]]:
+    """The original and `copies` noisy copies; the original attacked onto all, each copy on itself."""
+    torch.manual_seed(0)
+    original = build().eval()
+    nets = {"original": original}
+    for i in range(copies):
+        net = copy.deepcopy(original)
+        with torch.no_grad():
+            for p in net.parameters():
+                p.add_(0.05 * p.std() * torch.randn_like(p))
+        nets[f"copy-{i}"] = net.eval()
+    targets_of = {"original": list(nets), **{n: [n] for n in nets if n != "original"}}
+    return nets, targets_of
+
+
+def timed(nets: dict[str, torch.nn.Module], targets_of: dict[str, list[str]], attack: Any, limit: int,
+          stack: int) -> tuple[float, list[dict[str, Any]]]:
+    torch.manual_seed(1)
+    x, y = torch.rand(limit, 1, 28, 28), torch.randint(0, 10, (limit,))
+    start = time.perf_counter()
+    rows = attack_pairs(nets, targets_of, attack, x, y, batch_size=1000, device=CPU,
+                        progress=Progress(enabled=False), stack=stack)
+    return time.perf_counter() - start, rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--copies", type=int, default=16)
+    parser.add_argument("--stack", type=int, default=8)
+    parser.add_argument("--targets", nargs="*", default=list(TARGETS))
+    parser.add_argument("--out")
+    args = parser.parse_args()
+    results = []
+    for target in args.targets:
+        for name, (attack, limit) in ATTACKS.items():
+            nets, targets_of = board(TARGETS[target], args.copies)
+            alone, _ = board(TARGETS[target], 0)
+            row: dict[str, Any] = {"target": target, "attack": name, "inputs": limit, "copies": args.copies}
+            counts = {}
+            for stack in (1, args.stack):  # side by side: the original alone, then the board
+                base, _ = timed(alone, {"original": ["original"]}, attack, limit, stack)
+                total, rows = timed(nets, targets_of, attack, limit, stack)
+                row[f"stack_{stack}"] = {"seconds_original": round(base, 3), "seconds_board": round(total, 3),
+                                         "seconds_per_copy": round((total - base) / args.copies, 4)}
+                counts[stack] = {(r["eps"], r["source"], r["target"]): (r["correct"], r["cond_transferred"])
+                                 for r in rows}
+            one, many = counts[1], counts[args.stack]
+            row["rows"] = len(one)
+            row["rows_differing"] = sum(one[k] != many[k] for k in one)
+            row["max_correct_difference"] = max(abs(one[k][0] - many[k][0]) for k in one)
+            row["per_copy_speedup"] = round(row["stack_1"]["seconds_per_copy"]
+                                            / row[f"stack_{args.stack}"]["seconds_per_copy"], 2)
+            results.append(row)
+            print(json.dumps(row), flush=True)
+    env = environment(CPU)
+    out = {"environment": {k: env.get(k) for k in ("device_name", "cpu_count", "git_commit", "packages")},
+           "threads": torch.get_num_threads(), "results": results}
+    if args.out:
+        with open(args.out, "w") as handle:
+            json.dump(out, handle, indent=1)
+
+
+if __name__ == "__main__":
+    main()
