@@ -157,3 +157,47 @@ def test_named_weights_offline_say_how_to_pass_the_file(tmp_path: Path,
         parse_suite(doc)
     with pytest.raises(Exception, match=r"has no weights 'IMAGENET9K'; use one of IMAGENET1K_V1, DEFAULT"):
         parse_suite(doc | {"targets": [{"name": "torchvision:resnet18", "weights": "IMAGENET9K"}]})
+
+
+def test_a_timm_target_without_timm_names_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import builtins
+
+    from innr_bench.config import parse_suite
+    from innr_bench.errors import MissingExtraError
+
+    real_import = builtins.__import__
+
+    def no_timm(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name == "timm":
+            raise ImportError("No module named 'timm'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(MODELS, "_entries", dict(MODELS._entries))
+    monkeypatch.setattr(builtins, "__import__", no_timm)
+    doc = {"name": "t", "seeds": [0], "datasets": [{"name": "synthetic"}],
+           "targets": [{"name": "timm:resnet18", "weights": str(tmp_path / "r.safetensors")}],
+           "compressors": [{"name": "identity"}]}
+    needs = r"timm:resnet18 needs timm: pip install 'innr-bench\[timm\]'"
+    with pytest.raises(MissingExtraError, match=needs):
+        parse_suite(doc)
+
+
+def test_timm_builds_a_model_and_loads_a_file_the_test_wrote(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where timm is installed (the `[timm]` extra): its architecture, your weights file."""
+    timm = pytest.importorskip("timm")
+    from innr_bench.config import parse_suite
+    from innr_bench.runner import Runner
+
+    monkeypatch.setattr(MODELS, "_entries", dict(MODELS._entries))
+    torch.manual_seed(0)
+    reference = timm.create_model("resnet10t", pretrained=False, num_classes=10)
+    save_file(reference.state_dict(), str(tmp_path / "r.safetensors"))
+    doc = {"name": "timm", "seeds": [0],
+           "datasets": [{"name": "synthetic",
+                         "params": {"n_train": 16, "n_test": 16, "channels": 3, "size": 32}}],
+           "targets": [{"name": "timm:resnet10t", "params": {"num_classes": 10},
+                        "weights": str(tmp_path / "r.safetensors")}],
+           "compressors": [{"name": "identity"}]}
+    summary = Runner(parse_suite(doc), out_dir=tmp_path, device="cpu").run()
+    assert summary.failed == [] and summary.computed == 1
