@@ -67,7 +67,19 @@ class Board:
             View("inheritance-correlations", inheritance.CORRELATION_CAPTION, follows,
                  follows[0][1] if follows else pd.DataFrame()),
         ]
+        dirty = self.uncommitted
+        if dirty:  # a number that cannot be checked out says so wherever it is shown
+            mark = f" [made from uncommitted code: {', '.join(dirty)}]"
+            found = [View(v.name, v.caption, [(title + mark, frame) for title, frame in v.sections],
+                          v.summary)
+                     for v in found]
         return [view for view in found if view.sections]
+
+    @cached_property
+    def uncommitted(self) -> list[str]:
+        """The `+dirty` commits the shown cells were computed at (none, for published sets)."""
+        commits = {str(r.get("git_commit")) for r in self.records}
+        return sorted(c for c in commits if c.endswith("+dirty"))
 
     def view(self, name: str) -> View | None:
         return next((v for v in self.views if v.name == name), None)

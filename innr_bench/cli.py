@@ -45,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--device", choices=("auto", "cpu", "cuda"),
                      help="override the suite's device (auto = CUDA when present)")
     run.add_argument("--force", action="store_true", help="recompute cells that are already done")
+    run.add_argument("--allow-dirty", action="store_true",
+                     help="publish into results/ from uncommitted code (refused otherwise); the manifest "
+                     "and every leaderboard title then say so")
     run.add_argument("--plugin", action="append", default=[], metavar="MODULE",
                      help="import MODULE first: it registers your own targets, compressors or "
                      "attacks (repeatable; a module beside the suite file needs no install)")
@@ -251,7 +254,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         with Progress(enabled=False if args.no_progress else None) as progress:
             runner = Runner(suite, out_dir=args.out, device=args.device, force=args.force,
-                            reuse=args.reuse, progress=progress, executor=executor)
+                            reuse=args.reuse, progress=progress, executor=executor,
+                            allow_dirty=args.allow_dirty)
             progress.print(f"suite {suite.name}: {len(suite.seeds)} seeds on {runner.device}, "
                            f"executor {args.executor}; writing {runner.store.root}")
             summary = runner.run()

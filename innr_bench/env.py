@@ -33,6 +33,29 @@ def git_commit(directory: Path) -> str | None:
     return commit + ("+dirty" if dirty.strip() else "")
 
 
+def published_results_dir(directory: Path) -> Path | None:
+    """The `results/` folder of the git checkout innr-bench runs from (where published result
+    sets live), or None outside a checkout."""
+    try:
+        top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=directory, capture_output=True,
+                             text=True, timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return Path(top) / "results" if top else None
+
+
+def check_publishable(out_dir: Path, commit: str | None, *, allow_dirty: bool) -> bool:
+    """Whether `out_dir` publishes (lies in the checkout's results/); one clear error when it
+    would publish from uncommitted code, unless `allow_dirty` (which the manifest then shows)."""
+    results = published_results_dir(Path(innr_bench.__file__).resolve().parent)
+    publishing = results is not None and Path(out_dir).resolve().is_relative_to(results.resolve())
+    if publishing and commit is not None and commit.endswith("+dirty") and not allow_dirty:
+        raise ConfigError(f"--out {out_dir}: publishing into {results} from uncommitted code ({commit}); "
+                          "commit first (a +dirty result cannot be checked out), or pass --allow-dirty, "
+                          "which the manifest and every leaderboard title then show")
+    return publishing
+
+
 def resolve_device(name: str) -> torch.device:
     """`auto` picks CUDA when present; asking for CUDA without it is a user error."""
     if name == "cuda" and not torch.cuda.is_available():

@@ -17,7 +17,7 @@ import innr_bench
 from innr_bench.cache import TensorCache
 from innr_bench.config import Suite
 from innr_bench.data import Dataset
-from innr_bench.env import environment
+from innr_bench.env import check_publishable, environment
 from innr_bench.errors import ConfigError, InnrBenchError
 from innr_bench.executors import Executor, LocalExecutor
 from innr_bench.executors.base import WorkerSpec
@@ -64,6 +64,7 @@ class Runner:
         progress: Progress | None = None,
         cache: TensorCache | None = None,
         executor: Executor | None = None,
+        allow_dirty: bool = False,
     ) -> None:
         if reuse not in REUSE:
             raise ConfigError(f"reuse must be one of {', '.join(REUSE)}, got {reuse!r}")
@@ -81,6 +82,7 @@ class Runner:
         self.summary = RunSummary(self.store.root)
         self.data: dict[str, Dataset] = {}
         self.plan: Plan | None = None
+        self.allow_dirty = allow_dirty
 
     def environment(self) -> dict[str, Any]:
         """What enters every key: the executor's environment plus reduced-precision numerics."""
@@ -96,6 +98,7 @@ class Runner:
         with self.store.lock(), tf32_scope(self.numerics["tf32"]):
             runs = self.store.manifest().get("runs", [])
             env = environment(self.device)
+            publishing = check_publishable(self.store.root, env["git_commit"], allow_dirty=self.allow_dirty)
             self._load_datasets()
             plan = self.plan = Plan(self.suite, self.data, self.environment())
             spec = WorkerSpec(uuid.uuid4().hex, self.suite, self.data, self.device.type, self.numerics,
@@ -104,7 +107,10 @@ class Runner:
             current: dict[str, Any] = {"started": now(), "device": str(self.device),
                                        "environment": plan.environment, "reuse": self.reuse,
                                        "git_commit": env["git_commit"], "numerics": self.numerics,
-                                       "executor": self.executor.describe()}
+                                       "executor": self.executor.describe(),
+                                       **({"published_from_uncommitted_code": True}
+                                          if publishing and str(env["git_commit"]).endswith("+dirty")
+                                          else {})}
             cells = plan.cells()
             reused = self._reusable(cells)
             keys = [reused.get(task.key, task.key) for task in cells]
