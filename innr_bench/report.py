@@ -10,6 +10,8 @@ from typing import Any
 import pandas as pd
 from tabulate import tabulate
 
+from innr_bench import stats
+
 FORMATS = ("md", "csv", "tex", "html")  # `latex` on the command line writes .tex
 Section = tuple[str, pd.DataFrame]
 
@@ -45,19 +47,6 @@ def _pareto(sizes: list[float], accuracies: list[float]) -> list[bool]:
     ]
 
 
-def _undominated(
-    sizes: list[float], means: list[float], stds: list[float], groups: list[Any]
-) -> list[bool]:
-    """True where no other row of the same group (same data access) has at most the bytes and
-    a mean accuracy higher by more than one standard deviation (the larger of the two rows')."""
-    rows = list(zip(sizes, means, stds, groups))
-    return [
-        not any(j != i and g2 == g and s2 <= s and a2 - a > max(d, d2)
-                for j, (s2, a2, d2, g2) in enumerate(rows))
-        for i, (s, a, d, g) in enumerate(rows)
-    ]
-
-
 def size_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
     """One row per finished compressor cell (long format: a row per seed)."""
     return pd.DataFrame([{
@@ -69,6 +58,7 @@ def size_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
         "weight_rel_l2": r["weight_error"]["rel_l2"], "data_free": r["data_free"],
         "target_steps": r["target_train"]["steps"], "storage": r["info"].get("storage", ""),
         "target_weights": r["target"].get("weights", {}).get("sha256"),
+        "correct": r.get("correct"),  # which test inputs it got right (records since issue 27)
     } for r in _ok(records, "compressor")])
 
 
@@ -108,23 +98,42 @@ def accuracy_vs_size(
                 "data-free": "yes" if runs["data_free"].all() else "no",
                 "storage": " / ".join(dict.fromkeys(runs["storage"])),
                 "seeds": len(runs),
+                "Δ pt 95% CI": _interval(stats.paired_interval(list(runs["delta"]))),
                 "_acc": float(runs["accuracy"].mean()),
-                "_std": float(runs["accuracy"].std()) if len(runs) > 1 else 0.0,
+                "_row": _stats_row(runs),
             })
         frame_out = pd.DataFrame(table)
         frame_out.insert(1, "pareto", ["★" if p else "" for p in
                                        _pareto(list(frame_out["bytes"]), list(frame_out["_acc"]))])
-        front = _undominated(list(frame_out["bytes"]), list(frame_out["_acc"]), list(frame_out["_std"]),
-                             list(frame_out["data-free"]))
+        front = stats.paired_front(list(frame_out["_row"]))
         frame_out.insert(2, "front (same data)", ["★" if f else "" for f in front])
         frame_out = (frame_out.sort_values(["_acc", "bytes"], ascending=[False, True])
-                     .drop(columns=["_acc", "_std"]))
+                     .drop(columns=["_acc", "_row"]))
         sections.append((f"accuracy vs size — {target} on {data} [{source}]; {_made(frame)}", frame_out))
         published = reference_frame(references or [], target)
         if not published.empty:
             sections.append((f"published references for {target} (not measured here)", published))
         summary_rows.append(frame_out.assign(data=data, target=target, **{"data source": source}))
     return sections, pd.concat(summary_rows, ignore_index=True)
+
+
+def _interval(interval: stats.Interval) -> str:
+    """'[low, high]' in points, or n/a (one seed)."""
+    if interval.low is None or interval.high is None:
+        return "n/a"
+    return f"[{100 * interval.low:+.2f}, {100 * interval.high:+.2f}]"
+
+
+def _stats_row(runs: pd.DataFrame) -> stats.Row:
+    """A setting's per-seed accuracies (and per-input results where every seed's record has them)."""
+    accuracy = {int(s): float(a) for s, a in zip(runs["seed"], runs["accuracy"], strict=True)}
+    packed = list(runs["correct"])
+    correct = None
+    if packed and all(isinstance(p, dict) for p in packed):
+        correct = {int(s): stats.unpack_correct(p["bits"], int(p["n"]))
+                   for s, p in zip(runs["seed"], packed, strict=True)}
+    return stats.Row(float(runs["size_bytes"].mean()), "yes" if runs["data_free"].all() else "no",
+                     accuracy, correct)
 
 
 def _made(frame: pd.DataFrame) -> str:
@@ -203,11 +212,15 @@ SIZE_CAPTION = (
     "standardization stats); ratio = bytes / fp32 bytes of the target. "
     "Δ = accuracy minus the original's, in points. agreement = fraction of test inputs where the "
     "compressed copy predicts the original's class. pareto ★ = Pareto-optimal (no row smaller and "
-    "more accurate). front (same data) ★ = no row with the same data access (data-free or not) has "
-    "at most the bytes and a mean accuracy higher by more than one standard deviation (the larger "
-    "of the two rows'): the fair-company test. storage = what is stored (for pruning: whether the "
-    "kept positions are a bitmap or "
-    "packed indices). data-free = the method never saw training or test images (no = fine-tuned on "
+    "more accurate). Δ pt 95% CI = Student's t interval of the per-seed differences from the "
+    "original (each copy is paired with the target it compresses). front (same data) ★ = the "
+    "fair-company test, paired, a staircase by bytes: no row with the same data access (data-free "
+    "or not) and at most the bytes is significantly more accurate, and the row is significantly "
+    "more accurate than every front row of that access with fewer bytes; significantly = the "
+    "95% t interval of the per-seed accuracy differences lies above zero, or, where the records "
+    "hold which test inputs each copy got right, McNemar's exact test over the inputs two copies "
+    "disagree on, pooled over seeds, at p < 0.05. storage = what is stored (for pruning: whether "
+    "the kept positions are a bitmap or packed indices). data-free = the method never saw training or test images (no = fine-tuned on "
     "the training set). Mean ± sample std over seeds. Published references (from the suite's "
     "`references`) are the numbers a paper reports for its own runs, in a table of their own and "
     "as hollow black marks on the plots; they are never computed here."

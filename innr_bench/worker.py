@@ -37,6 +37,7 @@ from innr_bench.plan import Plan, TargetGroup, Task, attacked, inherited
 from innr_bench.progress import Progress, RecordedProgress
 from innr_bench.records import AttackResult, CompressorResult, Record
 from innr_bench.registry import ATTACKS, COMPRESSORS, MODELS
+from innr_bench.stats import pack_correct
 
 logger = logging.getLogger(__name__)
 
@@ -238,6 +239,8 @@ class CellWorker:
             "accuracy": accuracy,
             "delta": accuracy - group.info["accuracy"],
             "agreement": float((preds == original_preds).float().mean()),
+            # which test inputs it got right: rows are then compared input by input (McNemar)
+            "correct": {"n": len(preds), "bits": pack_correct((preds == group.data.test_y).cpu().numpy())},
             "size_bytes": compressed.size_bytes,
             "fp32_bytes": reference,
             "ratio": compressed.size_bytes / reference,
