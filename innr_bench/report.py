@@ -220,8 +220,9 @@ SIZE_CAPTION = (
     "95% t interval of the per-seed accuracy differences lies above zero, or, where the records "
     "hold which test inputs each copy got right, McNemar's exact test over the inputs two copies "
     "disagree on, pooled over seeds, at p < 0.05. storage = what is stored (for pruning: whether "
-    "the kept positions are a bitmap or packed indices). data-free = the method never saw training or test images (no = fine-tuned on "
-    "the training set). Mean ± sample std over seeds. Published references (from the suite's "
+    "the kept positions are a bitmap or packed indices). data-free = the method never saw "
+    "training or test images (no = fine-tuned on the training set). Mean ± sample std over "
+    "seeds. Published references (from the suite's "
     "`references`) are the numbers a paper reports for its own runs, in a table of their own and "
     "as hollow black marks on the plots; they are never computed here."
 )
