@@ -74,6 +74,13 @@ def build_parser() -> argparse.ArgumentParser:
     lister.add_argument("kind", nargs="?", choices=KINDS, help="one kind (default: all)")
     lister.add_argument("--plugin", action="append", default=[], metavar="MODULE",
                         help="import MODULE first (registers components from outside innr-bench)")
+    lister.add_argument("--format", choices=("text", "md"), default="text",
+                        help="md: the component reference page of the docs (tables with options)")
+
+    docs = sub.add_parser("docs", help="assemble the documentation site's source (docs/ plus the "
+                          "generated component reference and published-result pages) for mkdocs")
+    docs.add_argument("out", type=Path, help="folder to write (its docs/ is replaced), e.g. build/docs-src; "
+                      "then: mkdocs build --strict -f OUT/mkdocs.yml")
 
     report = sub.add_parser("report", help="rewrite leaderboards from stored records, or write a "
                             "static site of published results (--site)")
@@ -201,7 +208,21 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_list(kind: str | None, plugins: list[str]) -> int:
+def cmd_docs(out: Path) -> int:
+    from innr_bench.docs_site import write_docs
+    from innr_bench.errors import ConfigError
+
+    repo = Path(__file__).resolve().parents[1]
+    if not (repo / "docs").is_dir() or not (repo / "mkdocs.yml").is_file():
+        raise ConfigError(f"innr-bench docs needs a checkout: docs/ and mkdocs.yml beside "
+                          f"{repo / 'innr_bench'}")
+    pages = write_docs(out, repo, KINDS)
+    print(f"wrote {out / 'mkdocs.yml'} and {len(pages)} generated pages; "
+          f"build with: mkdocs build --strict -f {out / 'mkdocs.yml'}")
+    return 0
+
+
+def cmd_list(kind: str | None, plugins: list[str], fmt: str = "text") -> int:
     from innr_bench import components  # noqa: F401  (registers the built-ins)
     from innr_bench.compress.innr.spec import PRESETS
     from innr_bench.plugins import load_installed_plugins, load_plugins
@@ -210,6 +231,11 @@ def cmd_list(kind: str | None, plugins: list[str]) -> int:
     load_installed_plugins()
     load_plugins(plugins, where="--plugin", search=Path.cwd())
 
+    if fmt == "md":
+        from innr_bench.docs_site import components_markdown
+
+        print(components_markdown((kind,) if kind else KINDS))
+        return 0
     registries = dict(zip(KINDS, (DATASETS, MODELS, COMPRESSORS, ATTACKS, FIELDS, LAYOUTS, STAGES)))
     for name in [kind] if kind else KINDS:
         if name == "presets":  # INNR presets: data, each with a version
@@ -233,11 +259,12 @@ def cmd_list(kind: str | None, plugins: list[str]) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from innr_bench.board import Board
     from innr_bench.config import load_suite
     from innr_bench.errors import ConfigError
     from innr_bench.executors import make_executor
     from innr_bench.progress import Progress
-    from innr_bench.report import accuracy_vs_size, render, transfer, write_leaderboards
+    from innr_bench.report import render
     from innr_bench.runner import Runner
 
     suite = load_suite(args.suite, plugins=tuple(args.plugin))
@@ -261,12 +288,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             summary = runner.run()
     finally:
         executor.close()
-    written = write_leaderboards(summary.out_dir)
-    records = runner.store.records()
-    size_sections, _ = accuracy_vs_size(records)
-    transfer_sections, _ = transfer(records)
-    curves = [s for s in transfer_sections if " vs eps " in s[0]]
-    print(render(size_sections + curves, "md", ""))
+    board = Board(summary.out_dir)  # the one board every renderer and this summary read
+    written = board.write()
+    size_view, transfer_view = board.view("accuracy-vs-size"), board.view("transfer")
+    curves = [s for s in (transfer_view.sections if transfer_view else []) if " vs eps " in s[0]]
+    print(render([*(size_view.sections if size_view else []), *curves], "md", ""))
     stages = ", ".join(f"{k} {v:.1f} s" for k, v in summary.stage_seconds.items())
     print(f"computed {summary.computed} cells, reused {summary.skipped}, failed "
           f"{len(summary.failed)}; stage times: {stages or 'none'}")
@@ -334,7 +360,9 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         if args.command == "list":
-            return cmd_list(args.kind, args.plugin)
+            return cmd_list(args.kind, args.plugin, args.format)
+        if args.command == "docs":
+            return cmd_docs(args.out)
         commands = {"run": cmd_run, "report": cmd_report, "check": cmd_check,
                     "baseline": cmd_baseline, "compare": cmd_compare, "migrate": cmd_migrate}
         return commands[args.command](args)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -228,12 +229,24 @@ SIZE_CAPTION = (
 )
 
 
+def html_table(frame: pd.DataFrame) -> str:
+    """A DataFrame as a sortable HTML table, every value escaped: the one HTML table renderer
+    (the leaderboards' .html files and the site)."""
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+    rows = "".join("<tr>" + "".join(f"<td>{html.escape('' if pd.isna(v) else str(v))}</td>" for v in row)
+                   + "</tr>\n" for row in frame.itertuples(index=False))
+    return f"<table class=\"sortable\"><thead><tr>{head}</tr></thead><tbody>\n{rows}</tbody></table>\n"
+
+
 def render(sections: list[Section], fmt: str, caption: str) -> str:
     """Sections as one markdown, LaTeX (booktabs) or HTML document."""
+    if fmt == "html":
+        parts = [f"<p>{html.escape(caption)}</p>\n"]
+        parts += [f"<h3>{html.escape(title)}</h3>\n{html_table(frame)}" for title, frame in sections]
+        return "\n".join(parts)
     styles: dict[str, tuple[str, Callable[[str], str], Callable[[str], str]]] = {
         "md": ("github", lambda t: f"### {t}\n", lambda c: f"{c}\n"),
         "tex": ("latex_booktabs", lambda t: f"% {t}\n", lambda c: f"% {c}\n"),
-        "html": ("html", lambda t: f"<h3>{t}</h3>\n", lambda c: f"<p>{c}</p>\n"),
     }
     tablefmt, heading, note = styles[fmt]
     parts = [note(caption)]

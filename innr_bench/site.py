@@ -14,19 +14,10 @@ from typing import Any
 
 import pandas as pd
 
-from innr_bench import inheritance
+from innr_bench.board import Board
 from innr_bench.errors import ConfigError
-from innr_bench.plots import accuracy_vs_bytes, accuracy_vs_eps, transfer_heatmaps
-from innr_bench.report import (
-    SIZE_CAPTION,
-    TRANSFER_CAPTION,
-    Section,
-    accuracy_vs_size,
-    size_frame,
-    transfer,
-    transfer_frame,
-)
-from innr_bench.store import ResultStore, atomic_write_bytes
+from innr_bench.report import Section, html_table
+from innr_bench.store import atomic_write_bytes
 
 # Click a column header to sort by it (again: reverse). Cells sort by the number they start
 # with ("93.1 ± 0.2", "12,266"), else as text; empty cells last.
@@ -78,12 +69,7 @@ def page(title: str, body: str) -> str:
             "</body></html>\n")
 
 
-def table_html(frame: pd.DataFrame) -> str:
-    """A DataFrame as a sortable HTML table (every value escaped)."""
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
-    rows = "".join("<tr>" + "".join(f"<td>{html.escape('' if pd.isna(v) else str(v))}</td>" for v in row)
-                   + "</tr>\n" for row in frame.itertuples(index=False))
-    return f"<table class=\"sortable\"><thead><tr>{head}</tr></thead><tbody>\n{rows}</tbody></table>\n"
+table_html = html_table  # one HTML table renderer for leaderboards and site
 
 
 def sections_html(sections: list[Section]) -> str:
@@ -124,41 +110,26 @@ def provenance_html(manifest: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
+VIEW_TITLES = {"accuracy-vs-size": "Accuracy vs size", "transfer": "Adversarial transfer",
+               "inheritance": "Adversarial inheritance",
+               "inheritance-correlations": "What transfer follows"}
+
+
 def suite_page(results: Path, out: Path) -> dict[str, Any]:
-    """Write `out/index.html` (and its plots) for one suite; a summary for the index."""
-    store = ResultStore(results)
-    manifest = store.manifest()
-    records = store.records()
+    """Write `out/index.html` (and its plots) for one suite, rendered from its Board; a summary
+    for the index."""
+    board = Board(results)
+    manifest, records = board.manifest, board.records
     suite = manifest.get("suite", {})
-    references = suite.get("references", [])
     out.mkdir(parents=True, exist_ok=True)
-    size_sections, _ = accuracy_vs_size(records, references)
-    transfer_sections, _ = transfer(records)
-    sizes, transfers = size_frame(records), transfer_frame(records)
-    plots = accuracy_vs_bytes(sizes, out, references) if not sizes.empty else []
-    if not transfers.empty:
-        plots += transfer_heatmaps(transfers, out) + accuracy_vs_eps(transfers, out)
-    headline_eps = inheritance.suite_headline_eps(suite)
-    inherited = inheritance.inheritance_frame(records)
-    board = inheritance.leaderboard(inherited, headline_eps)
-    plots += inheritance.plots(inherited, out, headline_eps)
-    images = [p for p in plots if p.suffix == ".png"]
+    images = [p for p in board.plots(out) if p.suffix == ".png"]
     name = suite.get("name", results.name)
     body = [f"<p><a href=\"../index.html\">all suites</a></p><h1>{html.escape(name)}</h1>",
             f"<p>{html.escape(suite.get('description', ''))}</p>",
-            f"<p>{len(records)} cells; click a column header to sort.</p>",
-            "<h2>Accuracy vs size</h2>", f"<p class=\"caption\">{html.escape(SIZE_CAPTION)}</p>",
-            sections_html(size_sections)]
-    if transfer_sections:
-        body += ["<h2>Adversarial transfer</h2>", f"<p class=\"caption\">{html.escape(TRANSFER_CAPTION)}</p>",
-                 sections_html(transfer_sections)]
-    if board:
-        body += ["<h2>Adversarial inheritance</h2>",
-                 f"<p class=\"caption\">{html.escape(inheritance.CAPTION)}</p>", sections_html(board)]
-        follows = inheritance.correlations(inherited, headline_eps)
-        if follows:
-            body += [f"<p class=\"caption\">{html.escape(inheritance.CORRELATION_CAPTION)}</p>",
-                     sections_html(follows)]
+            f"<p>{len(records)} cells; click a column header to sort.</p>"]
+    for view in board.views:
+        body += [f"<h2>{html.escape(VIEW_TITLES.get(view.name, view.name))}</h2>",
+                 f"<p class=\"caption\">{html.escape(view.caption)}</p>", sections_html(view.sections)]
     if images:
         body.append("<h2>Plots</h2>")
         body += [f"<figure><img src=\"{html.escape(p.name)}\" alt=\"{html.escape(p.stem)}\">"
