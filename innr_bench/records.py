@@ -7,7 +7,9 @@ so the same cell can be found in two result sets made on different machines."""
 
 from __future__ import annotations
 
-from typing import Any, NotRequired, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
+
+from pydantic import BaseModel, ConfigDict
 
 
 class DatasetInfo(TypedDict):
@@ -120,3 +122,84 @@ def signature_of(kind: str, seed: int, component: dict[str, Any], target: dict[s
 def signature(record: dict[str, Any]) -> str:
     return signature_of(record["kind"], record["seed"], record[record["kind"]], record["target"],
                         record["dataset"]["sha256"])
+
+
+# --- The schema: versioned, validated on load, older records upgraded in one place ------------
+
+SCHEMA_VERSION = 2  # 1: records before the field existed; 2: + `correct` (compressor), upgrades below
+
+
+class _Loose(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class DatasetModel(_Loose):
+    label: str
+    name: str
+    source: str
+    sha256: str
+    n_train: int
+    n_test: int
+
+
+class ComponentModel(_Loose):
+    name: str
+    label: str
+
+
+class RecordModel(_Loose):
+    """What every record must hold to be read at all (finished or failed); kind-specific fields
+    are checked by `CompressorModel` / `AttackModel` for finished cells."""
+
+    schema_version: int = SCHEMA_VERSION
+    key: str
+    kind: Literal["compressor", "attack"]
+    seed: int
+    dataset: DatasetModel
+    target: dict[str, Any]
+    status: Literal["ok", "failed"]
+    git_commit: str | None = None
+    compressor: ComponentModel | None = None
+    attack: ComponentModel | None = None
+
+
+class CompressorModel(RecordModel):
+    accuracy: float
+    target_accuracy: float
+    delta: float
+    agreement: float
+    size_bytes: int
+    fp32_bytes: int
+    ratio: float
+    data_free: bool
+    correct: dict[str, Any] | None = None  # {"n": test inputs, "bits": packed}; schema 2 on
+
+
+class AttackModel(RecordModel):
+    nets: list[str]
+    transfer: list[dict[str, Any]]
+    inheritance: list[dict[str, Any]] = []
+    whitebox_only: bool = False
+    n_attacked: int | None = None
+
+
+def upgrade(record: dict[str, Any]) -> dict[str, Any]:
+    """An older record in today's shape (the one place that knows what older records lack): a
+    copy with every field today's readers use filled in as it was computed then."""
+    found = dict(record)
+    version = int(found.get("schema_version", 1))
+    if version < 2 and found.get("kind") == "attack" and found.get("status") == "ok":
+        found.setdefault("inheritance", [])  # made before the inheritance board existed
+        found["transfer"] = [{"relative_transfer": None, **row} for row in found.get("transfer", [])]
+    found["schema_version"] = SCHEMA_VERSION
+    return found
+
+
+def validated(record: dict[str, Any]) -> dict[str, Any]:
+    """The upgraded record, checked against the schema (ValidationError when it does not fit)."""
+    found = upgrade(record)
+    model = RecordModel
+    if found.get("status") == "ok":
+        model = CompressorModel if found.get("kind") == "compressor" else AttackModel
+    model.model_validate(found)
+    return found

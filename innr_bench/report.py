@@ -152,8 +152,6 @@ def transfer_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
         "target_model": r["target"]["label"],
         "attack": r["attack"]["label"], "seed": r["seed"], "n_attacked": r.get("n_attacked"), **cell,
     } for r in _ok(records, "attack") for cell in r["transfer"]])
-    if "relative_transfer" not in frame and not frame.empty:  # records written before it existed
-        frame["relative_transfer"] = None
     return frame
 
 

@@ -75,6 +75,22 @@ def read_json(path: Path) -> Any | None:
         return None
 
 
+def loaded(record: dict[str, Any], path: Path) -> dict[str, Any] | None:
+    """A record as today's readers see it (upgraded and checked against the schema, in
+    `records.validated`), or None with a warning when it does not fit the schema."""
+    from pydantic import ValidationError
+
+    from innr_bench.records import validated
+
+    try:
+        return validated(record)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        logger.warning("ignoring record %s: %s: %s; it will be recomputed", path, where, first["msg"])
+        return None
+
+
 class ResultsLockedError(InnrBenchError, RuntimeError):
     """Another runner is writing the same results directory."""
 
@@ -97,7 +113,7 @@ class ResultStore:
         if record is not None and record.get("key") != key:
             logger.warning("record %s does not carry its own key; it will be recomputed", key)
             return None
-        return record if record is None or checksum_ok(record, path) else None
+        return loaded(record, path) if record is not None and checksum_ok(record, path) else None
 
     def put(self, record: dict[str, Any]) -> None:
         """Write a record with its checksum (atomically: a crash leaves the old file or the new)."""
@@ -108,7 +124,9 @@ class ResultStore:
     def records(self, *, current_only: bool = True) -> list[dict[str, Any]]:
         """Readable records sorted by key; by default only the cells of the suite's latest run."""
         paths = sorted(self.records_dir.glob("*.json")) if self.records_dir.is_dir() else []
-        records = [r for r, p in ((read_json(p), p) for p in paths) if r is not None and checksum_ok(r, p)]
+        read = ((read_json(p), p) for p in paths)
+        records = [found for found in (loaded(r, p) for r, p in read if r is not None and checksum_ok(r, p))
+                   if found is not None]
         cells = self.manifest().get("cells") if current_only else None
         if cells is None:
             return records

@@ -35,7 +35,7 @@ from innr_bench.models.placement import place_model
 from innr_bench.models.train import train
 from innr_bench.plan import Plan, TargetGroup, Task, attacked, inherited
 from innr_bench.progress import Progress, RecordedProgress
-from innr_bench.records import AttackResult, CompressorResult, Record
+from innr_bench.records import SCHEMA_VERSION, AttackResult, CompressorResult, Record
 from innr_bench.registry import ATTACKS, COMPRESSORS, MODELS
 from innr_bench.stats import pack_correct
 
@@ -140,6 +140,7 @@ class CellWorker:
             "device": str(self.device), "environment": self.plan.environment,
             "numerics": self.numerics, "created": now(),
             "innr_bench": innr_bench.__version__, "git_commit": self.git_commit,
+            "schema_version": SCHEMA_VERSION,
             "worker": {"executor": self.executor, "host": socket.gethostname(),
                        "device_name": device_name(self.device),
                        # fits of thousands of steps round differently with another thread count

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from innr_bench.cache import TensorCache
+from innr_bench.records import SCHEMA_VERSION
 from innr_bench.store import ResultsLockedError, ResultStore, atomic_write_json, content_key
 
 
@@ -21,9 +22,17 @@ def test_atomic_write_leaves_no_temp_files(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["x.json"]
 
 
+def minimal_record(key: str, **fields: object) -> dict:
+    """A failed cell's record: the least a record must hold to fit the schema."""
+    return {"key": key, "kind": "compressor", "seed": 0, "status": "failed", "target": {"label": "t"},
+            "dataset": {"label": "d", "name": "d", "source": "s", "sha256": "0", "n_train": 1, "n_test": 1},
+            **fields}
+
+
 def test_unreadable_record_is_ignored_not_used(tmp_path: Path) -> None:
     store = ResultStore(tmp_path)
-    store.put({"key": "abc", "status": "ok"})
+    store.put({**minimal_record("abc"), "status": "ok", "accuracy": 0.5, "target_accuracy": 0.5, "delta": 0.0,
+               "agreement": 1.0, "size_bytes": 1, "fp32_bytes": 4, "ratio": 0.25, "data_free": True})
     record = store.get("abc")
     assert record is not None and record["status"] == "ok" and len(record["sha256"]) == 64
     store.record_path("abc").write_text('{"key": "abc", "sta')  # truncated
@@ -32,14 +41,14 @@ def test_unreadable_record_is_ignored_not_used(tmp_path: Path) -> None:
 
 def test_a_record_whose_content_changed_fails_its_checksum(tmp_path: Path, caplog) -> None:
     store = ResultStore(tmp_path)
-    store.put({"key": "abc", "status": "ok", "accuracy": 0.5})
+    store.put(minimal_record("abc", accuracy=0.5))
     path = store.record_path("abc")
     path.write_text(path.read_text().replace("0.5", "0.9"))  # still valid JSON, wrong numbers
     assert store.get("abc") is None and store.records(current_only=False) == []
     assert "corrupt record" in caplog.text and "checksum mismatch" in caplog.text
-    legacy = {"key": "old", "status": "ok"}  # written before checksums: accepted
+    legacy = minimal_record("old")  # written before checksums and schema versions: accepted, upgraded
     store.record_path("old").write_text(json.dumps(legacy))
-    assert store.get("old") == legacy
+    assert store.get("old") == {**legacy, "schema_version": SCHEMA_VERSION}
 
 
 @pytest.mark.parametrize("damage", ["flip", "truncate"])
