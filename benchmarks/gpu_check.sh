@@ -29,3 +29,6 @@ timeout 200 python3 -m innr_bench.cli run suites/mnist.yaml --device cuda --out 
   --reference none > "$OUT/mnist.log" 2>&1
 echo "mnist.yaml from an empty cache: $(( $(date +%s) - start )) s" | tee -a "$OUT/card.txt"
 grep -E "computed|stage times" "$OUT/mnist.log"
+# 4. the inheritance board one copy at a time against copies stacked (vmap), on the card
+timeout 150 python3 benchmarks/inheritance_stack.py --device cuda --copies 16 --stack 8 --targets seed-cnn lenet5 \
+  --out "$OUT/inheritance-stack.json" 2>&1 | tail -4

@@ -6,7 +6,7 @@ original with small weight noise) and nothing else, timed with 0 copies and with
 the cost per copy is the difference over the count. Also reports how many counts differ
 between the two settings (floating-point summation order).
 
-    python benchmarks/inheritance_stack.py [--copies 16] [--stack 8] [--out FILE.json]
+    python benchmarks/inheritance_stack.py [--copies 16] [--stack 8] [--device cuda] [--out FILE.json]
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from innr_bench.models.lenet import lenet5, lenet_300_100
 from innr_bench.models.seed_cnn import seed_cnn
 from innr_bench.progress import Progress
 
-CPU = torch.device("cpu")
+DEVICE = torch.device("cpu")  # --device sets it
 TARGETS = {"seed-cnn": lambda: seed_cnn(c=32), "lenet5": lenet5, "lenet-300-100": lenet_300_100}
 ATTACKS = {"fgsm": (FGSM(eps=[0.0, 0.02, 0.05, 0.0924, 0.15, 0.2, 0.3], clamp=True), 1000),
            "pgd": (PGD(eps=[0.0, 0.02, 0.05, 0.0924, 0.15], steps=10, random_start=True), 500)}
@@ -52,9 +52,13 @@ def timed(nets: dict[str, torch.nn.Module], targets_of: dict[str, list[str]], at
           stack: int) -> tuple[float, list[dict[str, Any]]]:
     torch.manual_seed(1)
     x, y = torch.rand(limit, 1, 28, 28), torch.randint(0, 10, (limit,))
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize()
     start = time.perf_counter()
-    rows = attack_pairs(nets, targets_of, attack, x, y, batch_size=1000, device=CPU,
+    rows = attack_pairs(nets, targets_of, attack, x, y, batch_size=1000, device=DEVICE,
                         progress=Progress(enabled=False), stack=stack)
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize()
     return time.perf_counter() - start, rows
 
 
@@ -63,8 +67,12 @@ def main() -> None:
     parser.add_argument("--copies", type=int, default=16)
     parser.add_argument("--stack", type=int, default=8)
     parser.add_argument("--targets", nargs="*", default=list(TARGETS))
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     parser.add_argument("--out")
     args = parser.parse_args()
+    global DEVICE
+    DEVICE = torch.device(args.device)
+    env = environment(DEVICE)  # read first: the code as it starts, not as it may be by the end
     results = []
     for target in args.targets:
         for name, (attack, limit) in ATTACKS.items():
@@ -87,8 +95,8 @@ def main() -> None:
                                             / row[f"stack_{args.stack}"]["seconds_per_copy"], 2)
             results.append(row)
             print(json.dumps(row), flush=True)
-    env = environment(CPU)
-    out = {"environment": {k: env.get(k) for k in ("device_name", "cpu_count", "git_commit", "packages")},
+    fields = ("device_name", "cpu_count", "git_commit", "packages", "torch")
+    out = {"environment": {k: env.get(k) for k in fields},
            "threads": torch.get_num_threads(), "results": results}
     if args.out:
         with open(args.out, "w") as handle:
