@@ -1,4 +1,4 @@
-"""The README's "user-defined target" example works as printed."""
+"""The README and the docs pages: their examples work as printed, and the README stays short."""
 
 from __future__ import annotations
 
@@ -16,11 +16,10 @@ from innr_bench.runner import Runner
 def test_readme_custom_model_example_registers_and_runs(
     repo_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    readme = (repo_root / "README.md").read_text()
-    extending = readme[readme.index("## Extending"):]
+    extending = (repo_root / "docs" / "extending.md").read_text()
     code = re.search(r"```python\n(.*?)```", extending, re.S).group(1)
     monkeypatch.setattr(MODELS, "_entries", dict(MODELS._entries))  # undone after the test
-    exec(compile(code, "README.md", "exec"), {})
+    exec(compile(code, "docs/extending.md", "exec"), {})
     name = re.search(r'@MODELS\.register\("([^"]+)"\)', code).group(1)
     assert MODELS.get(name)()(torch.rand(2, 1, 28, 28)).shape == (2, 10)
     suite = parse_suite({
@@ -35,9 +34,9 @@ def test_readme_custom_model_example_registers_and_runs(
 def test_readme_suite_example_is_a_valid_suite(repo_root: Path) -> None:
     import yaml
 
-    readme = (repo_root / "README.md").read_text()
-    example = re.search(r"```yaml\n(.*?)```", readme[readme.index("## Suites"):], re.S).group(1)
-    suite = parse_suite(yaml.safe_load(example), source="README.md")
+    page = (repo_root / "docs" / "suites.md").read_text()
+    example = re.search(r"```yaml\n(.*?)```", page, re.S).group(1)
+    suite = parse_suite(yaml.safe_load(example), source="docs/suites.md")
     assert suite.references and suite.references[0].target == "seed-cnn[c=32]"
     assert next(c for c in suite.compressors if c.name == "deep-compression").targets == ("seed-cnn[c=32]",)
 
@@ -56,8 +55,8 @@ def test_readme_plugin_field_is_short_and_runs_end_to_end(
     from innr_bench.conformance import check_field
     from innr_bench.registry import FIELDS
 
-    readme = (repo_root / "README.md").read_text()
-    section = readme[readme.index("### A field of your own"):]
+    page = (repo_root / "docs" / "innr-parts.md").read_text()
+    section = page[page.index("### A field of your own"):]
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
     assert len(code.strip().splitlines()) < 40
     (tmp_path / "my_fields.py").write_text(code)
@@ -84,13 +83,37 @@ def test_readme_plugin_field_is_short_and_runs_end_to_end(
 def test_readme_python_api_example_runs_as_printed(repo_root: Path, tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """The README's "From Python" example, executed in a scratch directory."""
-    readme = (repo_root / "README.md").read_text()
-    section = readme[readme.index("**From Python**"):]
+    page = (repo_root / "docs" / "own-network.md").read_text()
+    section = page[page.index("**From Python**"):]
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
     monkeypatch.chdir(tmp_path)
     namespace: dict = {}
-    exec(compile(code, "README.md", "exec"), namespace)
+    exec(compile(code, "docs/own-network.md", "exec"), namespace)
     board = namespace["board"]
     assert set(board.accuracy_vs_size["method"]) == {"identity", "ptq", "innr"}
     assert not board.inheritance.empty and (tmp_path / "runs" / "my-net" / "manifest.json").is_file()
     assert namespace["small"].ratio <= 0.13
+
+
+def test_the_readme_is_short_and_starts_with_the_two_commands(repo_root: Path) -> None:
+    readme = (repo_root / "README.md").read_text()
+    assert len(readme.splitlines()) <= 200
+    commands = re.search(r"```bash\n(.*?)```", readme, re.S).group(1).strip().splitlines()
+    assert commands == ['pip install -e ".[attacks]" && innr-bench run suites/mnist.yaml',
+                        'pip install -e ".[attacks,ray,dev]" && pytest']
+    assert readme.index("```bash") < readme.index("\n## ")
+
+
+def test_the_readme_suite_is_a_valid_suite(repo_root: Path) -> None:
+    import yaml
+
+    readme = (repo_root / "README.md").read_text()
+    example = re.search(r"```yaml\n(.*?)```", readme[readme.index("## What it is"):], re.S).group(1)
+    suite = parse_suite(yaml.safe_load(example), source="README.md")
+    assert {c.name for c in suite.compressors} == {"quantize", "innr-siren", "innr"}
+
+
+def test_every_local_link_of_the_readme_exists(repo_root: Path) -> None:
+    readme = (repo_root / "README.md").read_text()
+    links = [t for t in re.findall(r"\]\(([^)\s]+)\)", readme) if "://" not in t and not t.startswith("#")]
+    assert links and [t for t in links if not (repo_root / t).exists()] == []
