@@ -157,9 +157,8 @@ def solve_head(field: nn.Module, x: torch.Tensor, y: torch.Tensor) -> None:
         raise ValueError(f"{type(field).__name__} has no features/head split to solve")
     features = field.features(x)
     features = torch.cat([features, torch.ones(len(features), 1, device=features.device)], dim=1)
-    if features.device.type == "cuda":  # on the card: no copy to the host and back every solve
-        solution = torch.linalg.lstsq(features, y, driver="gels").solution
-    else:
-        solution = torch.linalg.lstsq(features, y).solution
+    # solved on the host on every device: the published GPU cells (mnist-budgets) were made so, and
+    # a solve on the card (driver gels) would compute other digits under the same keys
+    solution = torch.linalg.lstsq(features.cpu(), y.cpu()).solution.to(features.device)
     field.head.weight.copy_(solution[:-1].T)
     field.head.bias.copy_(solution[-1])
