@@ -9,8 +9,10 @@ import yaml
 from innr_bench.config import load_suite, parse_suite
 from innr_bench.env import resolve_device
 from innr_bench.errors import ConfigError
+from innr_bench.records import SCHEMA_VERSION
 from innr_bench.report import write_leaderboards
 from innr_bench.runner import Runner
+from innr_bench.stats import unpack_correct
 
 
 @pytest.fixture
@@ -29,6 +31,10 @@ def test_smoke_suite_end_to_end_then_resume_recomputes_nothing(smoke, tmp_path: 
     innr = [r for r in records if r.get("compressor", {}).get("name") == "innr-siren"]
     # fp32 INNR weights + one fp32 mean/std pair per target tensor (3 in the seed CNN)
     assert innr and all(r["size_bytes"] == 2 * r["info"]["innr_parameters"] + 3 * 8 for r in innr)  # fp16
+    for record in (r for r in records if r["kind"] == "compressor"):  # which inputs it got right
+        correct = unpack_correct(record["correct"]["bits"], record["correct"]["n"])
+        assert record["correct"]["n"] == 256 and correct.mean() == pytest.approx(record["accuracy"])
+        assert record["schema_version"] == SCHEMA_VERSION
     attacks = [r for r in records if r["kind"] == "attack"]
     assert len(attacks) == len(smoke.seeds)
     for attack in attacks:  # prune*: transfer false; control: the other seed's target
