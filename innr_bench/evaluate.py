@@ -66,8 +66,10 @@ def attack_pairs(
     `stack` > 1 runs up to that many nets of one architecture as one (`Stacked`): clean and
     transferred predictions in one pass per stack, and the white-box attack of the sources
     attacked only on themselves (the copies) batched too where the attack has
-    `perturb_stacked`. The counts then differ from one net at a time only by floating-point
-    summation order (a different kernel), which is why it is a setting of its own.
+    `perturb_stacked`. Batched kernels may sum in another order than one net at a time (on the
+    CPU nets measured so far the counts were identical), which is why it is a setting of its
+    own, in the attack cell's key; on 2 CPU cores it is slower for convolutions
+    (benchmarks/inheritance_stack.py), so it is meant for GPUs.
     """
     pairs = {s: list(dict.fromkeys([s, *targets])) for s, targets in targets_of.items()}
     involved = list(dict.fromkeys(n for s, targets in pairs.items() for n in targets))
