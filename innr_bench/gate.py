@@ -12,7 +12,6 @@ regresses when its stored size grows, or when it is missing. Improvements never 
 from __future__ import annotations
 
 import json
-import math
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from pydantic.dataclasses import dataclass
 from innr_bench.errors import ConfigError
 from innr_bench.params import format_validation_error
 from innr_bench.report import size_frame
+from innr_bench.stats import difference_standard_error
 from innr_bench.store import ResultStore, atomic_write_json
 
 STRICT = pydantic.ConfigDict(extra="forbid")
@@ -129,7 +129,8 @@ def check(results_dir: Path, baseline: Baseline, tolerance_pt: float) -> pd.Data
             delta = 100 * sum(changes) / len(changes)
             allowed = tolerance_pt
         else:
-            error = math.sqrt(entry.accuracy_std**2 / entry.seeds + now["accuracy_std"] ** 2 / now["seeds"])
+            error = difference_standard_error(entry.accuracy_std, entry.seeds, now["accuracy_std"],
+                                              now["seeds"])
             delta = 100 * (now["accuracy_mean"] - entry.accuracy_mean)
             allowed = tolerance_pt + 2 * 100 * error
         grew = int(now["size_bytes"]) > entry.size_bytes

@@ -25,6 +25,7 @@ import pandas as pd
 
 from innr_bench.errors import InnrBenchError
 from innr_bench.records import Identity, identity, setting
+from innr_bench.stats import difference_standard_error, sample_std
 from innr_bench.store import ResultStore
 
 DEFAULT_TOLERANCE_PT = 0.5
@@ -175,7 +176,7 @@ def _compare_setting(
             xb = [values(rb).get(n) for _, rb in pairs]
             if any(v is None for v in xa + xb):
                 continue
-            error = math.sqrt(_var(xa) / len(xa) + _var(xb) / len(xb))
+            error = difference_standard_error(sample_std(xa), len(xa), sample_std(xb), len(xb))
             limit = max(tolerance_pt, 2 * error)
             diff = sum(xb) / len(xb) - sum(xa) / len(xa)
             means[n] = (sum(xa) / len(xa), sum(xb) / len(xb), limit)
@@ -201,14 +202,6 @@ def _compare_setting(
            "A bytes": size[0], "B bytes": size[1],
            "status": "ok" if all(v[1] for v in verdicts) else "DIFFERS"}
     return row, verdicts
-
-
-def _var(xs: list[float]) -> float:
-    """Sample variance (0 for one value)."""
-    if len(xs) < 2:
-        return 0.0
-    mean = sum(xs) / len(xs)
-    return sum((x - mean) ** 2 for x in xs) / (len(xs) - 1)
 
 
 def environment_differences(

@@ -43,6 +43,18 @@ def paired_interval(differences: Sequence[float], level: float = LEVEL) -> Inter
     return Interval(mean, mean - half, mean + half, len(values))
 
 
+def difference_standard_error(std_a: float, n_a: int, std_b: float, n_b: int) -> float:
+    """Standard error of the difference of two means over independent seeds (sample stds):
+    what a comparison by seed spread allows beyond its tolerance (the gate, and compare/reproduce
+    where two result sets come from different environments)."""
+    return math.sqrt(std_a**2 / n_a + std_b**2 / n_b)
+
+
+def sample_std(values: Sequence[float]) -> float:
+    """Sample standard deviation (0 for fewer than two values)."""
+    return float(np.std(np.asarray(values, dtype=float), ddof=1)) if len(values) > 1 else 0.0
+
+
 @dataclass(frozen=True)
 class McNemar:
     """Discordant inputs (only A right, only B right) and the exact two-sided p-value."""
