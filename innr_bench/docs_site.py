@@ -5,7 +5,6 @@ site (MkDocs with the Material theme, the `[docs]` extra)."""
 
 from __future__ import annotations
 
-import inspect
 import shutil
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ import yaml
 from tabulate import tabulate
 
 from innr_bench.board import Board
+from innr_bench.params import params_model
 from innr_bench.report import render
 from innr_bench.store import ResultStore
 
@@ -22,16 +22,12 @@ KIND_TITLES = {"datasets": "Datasets", "models": "Targets (models)", "compressor
                "stages": "INNR fit stages", "presets": "INNR presets"}
 
 
-def options(builder: Any) -> str:
-    """A component's keyword options with their defaults, as its builder declares them."""
-    target = builder.__init__ if inspect.isclass(builder) else builder
-    try:
-        parameters = inspect.signature(target).parameters.values()
-    except (TypeError, ValueError):
-        return ""
-    shown = [f"`{p.name}={p.default!r}`" if p.default is not inspect.Parameter.empty else f"`{p.name}`"
-             for p in parameters if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name != "self"]
-    return ", ".join(shown)
+def options(factory: Any) -> str:
+    """A component's keyword options with their defaults: the fields its parameters are
+    validated against (`params.params_model`)."""
+    fields = params_model(factory).model_fields
+    return ", ".join(f"`{name}`" if field.is_required() else f"`{name}={field.default!r}`"
+                     for name, field in fields.items())
 
 
 def component_rows(kind: str) -> tuple[list[str], list[tuple[str, ...]]]:

@@ -236,12 +236,15 @@ def html_table(frame: pd.DataFrame) -> str:
     return f"<table class=\"sortable\"><thead><tr>{head}</tr></thead><tbody>\n{rows}</tbody></table>\n"
 
 
+def html_sections(sections: list[Section]) -> str:
+    """Titled sections as HTML: a heading and a sortable table each."""
+    return "\n".join(f"<h3>{html.escape(title)}</h3>\n{html_table(frame)}" for title, frame in sections)
+
+
 def render(sections: list[Section], fmt: str, caption: str) -> str:
     """Sections as one markdown, LaTeX (booktabs) or HTML document."""
     if fmt == "html":
-        parts = [f"<p>{html.escape(caption)}</p>\n"]
-        parts += [f"<h3>{html.escape(title)}</h3>\n{html_table(frame)}" for title, frame in sections]
-        return "\n".join(parts)
+        return f"<p>{html.escape(caption)}</p>\n\n" + html_sections(sections)
     styles: dict[str, tuple[str, Callable[[str], str], Callable[[str], str]]] = {
         "md": ("github", lambda t: f"### {t}\n", lambda c: f"{c}\n"),
         "tex": ("latex_booktabs", lambda t: f"% {t}\n", lambda c: f"% {c}\n"),

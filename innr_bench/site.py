@@ -16,7 +16,7 @@ import pandas as pd
 
 from innr_bench.board import Board
 from innr_bench.errors import ConfigError
-from innr_bench.report import Section, html_table
+from innr_bench.report import html_sections, html_table
 from innr_bench.store import atomic_write_bytes
 
 # Click a column header to sort by it (again: reverse). Cells sort by the number they start
@@ -69,11 +69,6 @@ def page(title: str, body: str) -> str:
             "</body></html>\n")
 
 
-table_html = html_table  # one HTML table renderer for leaderboards and site
-
-
-def sections_html(sections: list[Section]) -> str:
-    return "".join(f"<h3>{html.escape(title)}</h3>\n{table_html(frame)}" for title, frame in sections)
 
 
 def suite_dirs(paths: list[Path]) -> list[Path]:
@@ -97,16 +92,16 @@ def provenance_html(manifest: dict[str, Any]) -> str:
     env = manifest.get("environment", {})
     rows = [(k, v) for k, v in env.items() if k != "packages"]
     rows += [(f"package {k}", v) for k, v in sorted(env.get("packages", {}).items())]
-    env_table = table_html(pd.DataFrame(rows, columns=["field", "value"]).astype(str))
+    env_table = html_table(pd.DataFrame(rows, columns=["field", "value"]).astype(str))
     datasets = pd.DataFrame([{"label": label, **info}
                              for label, info in manifest.get("datasets", {}).items()])
     runs = pd.DataFrame([{k: (json.dumps(v) if isinstance(v, dict) else v) for k, v in run.items()}
                          for run in manifest.get("runs", [])])
     parts = ["<h2>Provenance</h2>", "<h3>Environment</h3>", env_table]
     if not datasets.empty:
-        parts += ["<h3>Data</h3>", table_html(datasets.astype(str))]
+        parts += ["<h3>Data</h3>", html_table(datasets.astype(str))]
     if not runs.empty:
-        parts += ["<h3>Runs</h3>", table_html(runs.astype(str))]
+        parts += ["<h3>Runs</h3>", html_table(runs.astype(str))]
     return "\n".join(parts)
 
 
@@ -129,7 +124,7 @@ def suite_page(results: Path, out: Path) -> dict[str, Any]:
             f"<p>{len(records)} cells; click a column header to sort.</p>"]
     for view in board.views:
         body += [f"<h2>{html.escape(VIEW_TITLES.get(view.name, view.name))}</h2>",
-                 f"<p class=\"caption\">{html.escape(view.caption)}</p>", sections_html(view.sections)]
+                 f"<p class=\"caption\">{html.escape(view.caption)}</p>", html_sections(view.sections)]
     if images:
         body.append("<h2>Plots</h2>")
         body += [f"<figure><img src=\"{html.escape(p.name)}\" alt=\"{html.escape(p.stem)}\">"
@@ -162,7 +157,7 @@ def write_site(paths: list[Path], out: Path) -> list[Path]:
     links = "".join(f"<li><a href=\"{html.escape(s['suite'].split('|')[0])}\">"
                     f"{html.escape(s['suite'].split('|')[1])}</a>: {html.escape(s['description'])}</li>\n"
                     for s in summaries)
-    table = table_html(index.assign(suite=index["suite"].str.split("|").str[1]))
+    table = html_table(index.assign(suite=index["suite"].str.split("|").str[1]))
     body = (f"<h1>innr-bench results</h1>\n<ul>{links}</ul>\n<h2>Suites</h2>\n{table}"
             "<p class=\"caption\">Every number on these pages comes from stored records of real runs; "
             "each suite page lists the environment, data hashes and runs that produced them.</p>")

@@ -64,15 +64,6 @@ class McNemar:
     p: float
 
 
-def mcnemar(a_correct: np.ndarray, b_correct: np.ndarray) -> McNemar:
-    """McNemar's exact test: under "equally accurate", each discordant input is a fair coin."""
-    a_only = int(np.sum(a_correct & ~b_correct))
-    b_only = int(np.sum(~a_correct & b_correct))
-    n = a_only + b_only
-    p = 1.0 if n == 0 else float(scipy_stats.binomtest(min(a_only, b_only), n, 0.5).pvalue)
-    return McNemar(a_only, b_only, p)
-
-
 def pooled_mcnemar(pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> McNemar:
     """McNemar over the discordant inputs of several seeds (each seed's inputs paired)."""
     a_only = sum(int(np.sum(a & ~b)) for a, b in pairs)

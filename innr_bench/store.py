@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import filelock
+from pydantic import ValidationError
 
 from innr_bench.errors import ConfigError, InnrBenchError
+from innr_bench.records import validated
 
 logger = logging.getLogger(__name__)
 
@@ -78,10 +80,6 @@ def read_json(path: Path) -> Any | None:
 def loaded(record: dict[str, Any], path: Path) -> dict[str, Any] | None:
     """A record as today's readers see it (upgraded and checked against the schema, in
     `records.validated`), or None with a warning when it does not fit the schema."""
-    from pydantic import ValidationError
-
-    from innr_bench.records import validated
-
     try:
         return validated(record)
     except ValidationError as error:
