@@ -98,9 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
     gate.add_argument("results_dir", type=Path, help="a suite's results dir, e.g. results/ci")
     gate.add_argument("--baseline", type=Path, required=True, help="baseline JSON, e.g. baselines/ci.json")
     gate.add_argument("--tolerance", type=_points, default=0.5,
-                      help="accuracy drop allowed per setting, in points (e.g. 0.5pt): the mean "
-                      "per-seed change where seeds and environment match the baseline (paired), "
-                      "else beyond 2 standard errors of the difference (spread)")
+                      help="accuracy drop allowed per setting, in points (e.g. 0.5pt): each seed's "
+                      "change where seeds and environment match the baseline (paired), else the "
+                      "mean's, plus 2 standard errors of the difference (spread)")
 
     record = sub.add_parser("baseline", help="record a results dir as a baseline for `check`")
     record.add_argument("results_dir", type=Path)

@@ -1,17 +1,17 @@
 """Regression gate: summarize a results dir into a baseline, and check a results dir against one.
 
-Paired where it can be: when a setting's seeds and environment (torch, device kind and name, CPU
-threads, numerics: what enters the keys) match the baseline's, the same seed computes the same
-target, so the setting regresses when its mean per-seed change falls below `-tolerance` points
-(numerical noise is all that is left: identical environments give identical numbers). Where
-the environments differ (or the baseline predates per-seed values), seed-to-seed spread is real
-noise and the allowance grows by two standard errors of the difference. A setting also
-regresses when its stored size grows, or when it is missing. Improvements never fail the gate.
+The verdict on each setting is `comparison.compare_samples`, the rule `compare` and the run's
+reproducibility report use too: paired per seed where the setting's seeds and environment match
+the baseline's (a seed that drops by more than the tolerance regresses; an unchanged rerun
+changes by 0.00), by seed spread where they differ or the baseline predates per-seed values (the
+allowance grows by two standard errors of the difference). A setting also regresses when its
+stored size grows, or when it is missing. Improvements never fail the gate.
 """
 
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -21,10 +21,11 @@ import pydantic
 from pydantic import Field
 from pydantic.dataclasses import dataclass
 
+from innr_bench.comparison import Sample, compare_samples
 from innr_bench.errors import ConfigError
 from innr_bench.params import format_validation_error
-from innr_bench.report import size_frame
-from innr_bench.stats import difference_standard_error
+from innr_bench.records import CompressorModel
+from innr_bench.stats import sample_std
 from innr_bench.store import ResultStore, atomic_write_json
 
 STRICT = pydantic.ConfigDict(extra="forbid")
@@ -52,26 +53,26 @@ class Baseline:
 
 
 def summarize(results_dir: Path) -> pd.DataFrame:
-    """Mean, std and seed count of accuracy, and the size, per (data, target, method)."""
-    records = ResultStore(results_dir).require().records()
-    long = size_frame(records)
-    if long.empty:
+    """Mean, std and seed count of accuracy, the size, the per-seed values and the environment
+    that entered the keys, per (data, target, method), from the finished compressor records."""
+    records = [CompressorModel.model_validate(r) for r in ResultStore(results_dir).require().records()
+               if r.get("kind") == "compressor" and r.get("status") == "ok"]
+    if not records:
         raise ConfigError(f"{results_dir}: no finished compressor cells to compare")
-    # the environment that entered each cell's key, in size_frame's row order
-    environments = [json.dumps(r.get("environment"), sort_keys=True) for r in records
-                    if r.get("kind") == "compressor" and r.get("status") == "ok"]
-    long["environment"] = environments
-    grouped = long.groupby(list(KEY), sort=True)
-    return pd.DataFrame({
-        "accuracy_mean": grouped["accuracy"].mean(),
-        "accuracy_std": grouped["accuracy"].std().fillna(0.0),
-        "seeds": grouped["seed"].nunique(),
-        "size_bytes": grouped["size_bytes"].max(),
-        "per_seed": grouped.apply(lambda g: {str(k): float(v) for k, v in zip(g["seed"], g["accuracy"])},
-                                  include_groups=False),
-        "environment": grouped["environment"].agg(
-            lambda e: json.loads(e.iloc[0]) if e.nunique() == 1 else None),
-    }).reset_index()
+    groups: dict[tuple[str, str, str], list[CompressorModel]] = defaultdict(list)
+    for record in records:
+        groups[(record.dataset.label, record.target["label"], record.compressor.label)].append(record)
+    rows = []
+    for (data, target, method), cells in sorted(groups.items()):
+        accuracies = [c.accuracy for c in cells]
+        environments = {json.dumps(c.environment, sort_keys=True) for c in cells}
+        rows.append({"data": data, "target": target, "method": method,
+                     "accuracy_mean": sum(accuracies) / len(accuracies),
+                     "accuracy_std": sample_std(accuracies), "seeds": len({c.seed for c in cells}),
+                     "size_bytes": max(c.size_bytes for c in cells),
+                     "per_seed": {str(c.seed): float(c.accuracy) for c in cells},
+                     "environment": json.loads(environments.pop()) if len(environments) == 1 else None})
+    return pd.DataFrame(rows)
 
 
 def write_baseline(results_dir: Path, path: Path) -> Baseline:
@@ -122,22 +123,16 @@ def check(results_dir: Path, baseline: Baseline, tolerance_pt: float) -> pd.Data
             rows.append(row | {"status": "MISSING"})
             continue
         now = current.loc[key]
-        paired = (entry.environment is not None and entry.environment == now["environment"]
-                  and set(entry.per_seed) == set(now["per_seed"]))
-        if paired:  # the same seed computes the same thing: only numerical noise remains
-            changes = [now["per_seed"][seed] - entry.per_seed[seed] for seed in entry.per_seed]
-            delta = 100 * sum(changes) / len(changes)
-            allowed = tolerance_pt
-        else:
-            error = difference_standard_error(entry.accuracy_std, entry.seeds, now["accuracy_std"],
-                                              now["seeds"])
-            delta = 100 * (now["accuracy_mean"] - entry.accuracy_mean)
-            allowed = tolerance_pt + 2 * 100 * error
+        verdict = compare_samples(
+            _sample(entry.per_seed, entry.accuracy_mean, entry.accuracy_std, entry.seeds),
+            _sample(now["per_seed"], now["accuracy_mean"], now["accuracy_std"], now["seeds"]),
+            same_environment=entry.environment is not None and entry.environment == now["environment"],
+            tolerance_pt=tolerance_pt)
         grew = int(now["size_bytes"]) > entry.size_bytes
-        regressed = delta < -allowed - 1e-9 or grew
-        status = "REGRESSION" if regressed else "improved" if delta > allowed else "ok"
-        rows.append(row | {"current %": round(100 * now["accuracy_mean"], 2), "Δ pt": round(delta, 2),
-                           "allowed pt": round(allowed, 2), "mode": "paired" if paired else "spread",
+        status = "REGRESSION" if verdict.worse or grew else "improved" if verdict.better else "ok"
+        rows.append(row | {"current %": round(100 * now["accuracy_mean"], 2),
+                           "Δ pt": round(verdict.change, 2), "allowed pt": round(verdict.allowed, 2),
+                           "mode": verdict.mode,
                            "bytes": int(now["size_bytes"]), "baseline bytes": entry.size_bytes,
                            "status": status})
     for key in current.index:
@@ -145,3 +140,10 @@ def check(results_dir: Path, baseline: Baseline, tolerance_pt: float) -> pd.Data
             rows.append(dict(zip(KEY, key)) | {"current %": round(100 * current.loc[key]["accuracy_mean"], 2),
                                                "status": "new"})
     return pd.DataFrame(rows)
+
+
+def _sample(per_seed: dict[str, float], mean: float, std: float, seeds: int) -> Sample:
+    """A side of the comparison in points: by seed where recorded, else its summary."""
+    if per_seed:
+        return Sample.of({seed: 100 * value for seed, value in per_seed.items()})
+    return Sample({}, 100 * mean, 100 * std, seeds)

@@ -159,6 +159,7 @@ class RecordModel(_Loose):
     target: dict[str, Any]
     status: Literal["ok", "failed"]
     git_commit: str | None = None
+    environment: dict[str, Any] | None = None  # what entered the key; None: made before it was recorded
     compressor: ComponentModel | None = None
     attack: ComponentModel | None = None
 

@@ -6,8 +6,9 @@ the same thing, so they are compared **paired**: the cell agrees when its accura
 most the tolerance (0.5 point by default; numerically identical runs differ by 0). When the
 environments differ (or one side does not record its environment, as records written before
 innr-bench recorded it), the same seed no longer gives the same target, and a setting is
-compared by its **spread**: the means over seeds agree when they differ by at most the larger of
-the tolerance and two standard errors of the difference; each of its cells takes that verdict.
+compared by its **spread**: the means over seeds agree when they differ by at most the tolerance
+plus two standard errors of the difference; each of its cells takes that verdict. Both are
+`comparison.compare_samples`, the rule the gate uses too.
 
 Compressor cells compare their accuracy; attack cells compare every (eps, source, evaluated net)
 accuracy of the transfer matrix and of the inheritance board (every copy under the original's
@@ -15,7 +16,6 @@ attack and its own) and report the largest difference."""
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,9 +23,9 @@ from typing import Any
 
 import pandas as pd
 
+from innr_bench.comparison import Sample, compare_samples
 from innr_bench.errors import InnrBenchError
 from innr_bench.records import Identity, identity, setting
-from innr_bench.stats import difference_standard_error, sample_std
 from innr_bench.store import ResultStore
 
 DEFAULT_TOLERANCE_PT = 0.5
@@ -50,8 +50,8 @@ class Comparison:
 
     def summary(self) -> str:
         line = (f"{self.agreeing} of {self.cells} cells within tolerance ({self.tolerance_pt:g} pt paired "
-                f"per seed in the same environment; else per setting, the larger of {self.tolerance_pt:g} "
-                f"pt and 2 standard errors)")
+                f"per seed in the same environment; else per setting, {self.tolerance_pt:g} pt plus 2 "
+                f"standard errors)")
         if self.differing:
             shown = "; ".join(self.differing[:5]) + ("; ..." if len(self.differing) > 5 else "")
             line += f"; {len(self.differing)} differ: {shown}"
@@ -152,56 +152,49 @@ def compare(a: Path, b: Path, tolerance_pt: float = DEFAULT_TOLERANCE_PT) -> Com
 def _compare_setting(
     key: tuple[str, ...], pairs: list[tuple[dict[str, Any], dict[str, Any]]], tolerance_pt: float
 ) -> tuple[dict[str, Any], list[tuple[tuple[dict[str, Any], dict[str, Any]], bool, str]]]:
-    """One table row for a setting and each pair's (records, within tolerance, largest change)."""
-    paired = all(environment_of(ra) is not None and environment_of(ra) == environment_of(rb)
-                 for ra, rb in pairs)
-    names = list(values(pairs[0][0]))
-    worst_by_pair = []
-    for ra, rb in pairs:
-        va, vb = values(ra), values(rb)
-        diffs = {n: vb[n] - va[n] for n in names if n in va and n in vb}
-        name = max(diffs, key=lambda n: abs(diffs[n])) if diffs else ""
-        worst_by_pair.append((name, diffs.get(name, math.nan), va.get(name, math.nan),
-                              vb.get(name, math.nan)))
-    means: dict[str, tuple[float, float, float]] = {}
-    if paired:
-        allowed = tolerance_pt
-        verdicts = [((ra, rb), abs(d) <= allowed + 1e-9, f"{n} {a:.2f} -> {b:.2f}")
-                    for (ra, rb), (n, d, a, b) in zip(pairs, worst_by_pair)]
-        shift = max((d for _, d, _, _ in worst_by_pair), key=abs, default=0.0)
-    else:  # per setting: means over seeds, for every measured value
-        allowed, shift, fine = tolerance_pt, 0.0, True
-        for n in names:
-            xa = [values(ra).get(n) for ra, _ in pairs]
-            xb = [values(rb).get(n) for _, rb in pairs]
-            if any(v is None for v in xa + xb):
-                continue
-            error = difference_standard_error(sample_std(xa), len(xa), sample_std(xb), len(xb))
-            limit = max(tolerance_pt, 2 * error)
-            diff = sum(xb) / len(xb) - sum(xa) / len(xa)
-            means[n] = (sum(xa) / len(xa), sum(xb) / len(xb), limit)
-            if abs(diff) > abs(shift):
-                shift, allowed = diff, limit
-            fine = fine and abs(diff) <= limit + 1e-9
-        worst = max(means, key=lambda n: abs(means[n][1] - means[n][0])) if means else ""
-        text = f"mean {worst} {means[worst][0]:.2f} -> {means[worst][1]:.2f}" if worst else ""
-        verdicts = [((ra, rb), fine, text) for ra, rb in pairs]
+    """One table row for a setting and each pair's (records, agrees, largest change): every value
+    the setting measured is judged by `comparison.compare_samples` over its seeds."""
+    same_environment = all(environment_of(ra) is not None and environment_of(ra) == environment_of(rb)
+                           for ra, rb in pairs)
+    measured = [(str(ra["seed"]), values(ra), values(rb)) for ra, rb in pairs]
+    verdicts = {
+        name: compare_samples(Sample.of({s: va[name] for s, va, _ in measured}),
+                              Sample.of({s: vb[name] for s, _, vb in measured}),
+                              same_environment=same_environment, tolerance_pt=tolerance_pt)
+        for name in values(pairs[0][0]) if all(name in va and name in vb for _, va, vb in measured)}
+    worst = max(verdicts, key=lambda n: abs(verdicts[n].change), default="")
+    judged = []
+    for (ra, rb), (seed, va, vb) in zip(pairs, measured):
+        agrees = not any(seed in v.seeds_beyond() for v in verdicts.values())
+        if verdicts and verdicts[worst].mode == "paired":  # this seed's own largest change
+            name = max(verdicts, key=lambda n: abs(verdicts[n].changes[seed]))
+            text = f"{name} {va[name]:.2f} -> {vb[name]:.2f}"
+        else:
+            text = (f"mean {worst} {verdicts[worst].change:+.2f} pt (allowed {verdicts[worst].allowed:.2f})"
+                    if worst else "")
+        judged.append(((ra, rb), agrees, text))
+    if verdicts and verdicts[worst].mode == "paired":  # the largest change of one seed
+        shift_name = max(verdicts, key=lambda n: verdicts[n].largest_same_seed)
+        shift = max(verdicts[shift_name].changes.values(), key=abs)
+    else:
+        shift_name, shift = worst, verdicts[worst].change if worst else 0.0
+    compressor = key[2] == "compressor"
     first_a, first_b = pairs[0]
-    size = [first_a.get("size_bytes"), first_b.get("size_bytes")] if key[2] == "compressor" else [None, None]
-    mean_a = sum(values(ra)[names[0]] for ra, _ in pairs) / len(pairs) if key[2] == "compressor" else None
-    mean_b = sum(values(rb)[names[0]] for _, rb in pairs) / len(pairs) if key[2] == "compressor" else None
+    mean = {side: sum(m[side]["accuracy"] for m in measured) / len(measured) if compressor else None
+            for side in (1, 2)}
     row = {"data": key[0], "target": key[1], "kind": key[2], "setting": key[3], "seeds": len(pairs),
-           "mode": "paired" if paired else "spread",
-           "A %": None if mean_a is None else round(mean_a, 2),
-           "B %": None if mean_b is None else round(mean_b, 2),
+           "mode": verdicts[worst].mode if worst else ("paired" if same_environment else "spread"),
+           "A %": None if mean[1] is None else round(mean[1], 2),
+           "B %": None if mean[2] is None else round(mean[2], 2),
            "largest Δ pt": round(shift, 2),
-           "allowed pt": round(allowed, 2),
+           "allowed pt": round(verdicts[shift_name].allowed, 2) if shift_name else round(tolerance_pt, 2),
            # whatever the mode: the largest change of one cell against the same seed
-           "same-seed largest abs Δ pt": round(max((abs(d) for _, d, _, _ in worst_by_pair),
+           "same-seed largest abs Δ pt": round(max((v.largest_same_seed for v in verdicts.values()),
                                                     default=0.0), 2),
-           "A bytes": size[0], "B bytes": size[1],
-           "status": "ok" if all(v[1] for v in verdicts) else "DIFFERS"}
-    return row, verdicts
+           "A bytes": first_a.get("size_bytes") if compressor else None,
+           "B bytes": first_b.get("size_bytes") if compressor else None,
+           "status": "ok" if all(agrees for _, agrees, _ in judged) else "DIFFERS"}
+    return row, judged
 
 
 def environment_differences(

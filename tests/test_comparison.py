@@ -1,0 +1,57 @@
+"""The one agreement rule of the gate, `compare` and the run's reproducibility report."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from innr_bench.comparison import Sample, compare_samples
+
+
+def test_paired_judges_every_seed_on_its_own() -> None:
+    reference = Sample.of({"0": 90.0, "1": 92.0, "2": 94.0})
+    # the mean moves by -0.2 only, but seed 1 drops by 0.6: beyond 0.5 for that seed
+    current = Sample.of({"0": 90.0, "1": 91.4, "2": 94.0})
+    verdict = compare_samples(reference, current, same_environment=True, tolerance_pt=0.5)
+    assert verdict.mode == "paired" and verdict.allowed == 0.5
+    assert verdict.change == pytest.approx(-0.2)
+    assert verdict.worse and not verdict.better and not verdict.agrees
+    assert verdict.seeds_beyond() == {"1"}
+    assert verdict.largest_same_seed == pytest.approx(0.6)
+
+
+def test_an_unchanged_rerun_agrees_with_every_change_zero() -> None:
+    same = Sample.of({"0": 97.1, "1": 97.3})
+    verdict = compare_samples(same, same, same_environment=True, tolerance_pt=0.0)
+    assert verdict.agrees and verdict.changes == {"0": 0.0, "1": 0.0}
+
+
+def test_another_environment_compares_means_with_tolerance_plus_two_standard_errors() -> None:
+    reference = Sample.of({"0": 90.0, "1": 92.0, "2": 94.0})  # std 2.0
+    current = Sample.of({"0": 88.0, "1": 90.0, "2": 92.0})  # std 2.0, mean 2 points lower
+    verdict = compare_samples(reference, current, same_environment=False, tolerance_pt=0.5)
+    standard_error = math.sqrt(2.0**2 / 3 + 2.0**2 / 3)  # 1.633
+    assert verdict.mode == "spread"
+    assert verdict.allowed == pytest.approx(0.5 + 2 * standard_error)
+    assert verdict.change == pytest.approx(-2.0) and verdict.agrees  # 2.0 < 3.77: within noise
+    # the same drop with no spread on either side is beyond the tolerance
+    flat = compare_samples(Sample.of({"0": 90.0, "1": 90.0}), Sample.of({"0": 88.0, "1": 88.0}),
+                           same_environment=False, tolerance_pt=0.5)
+    assert flat.worse and flat.seeds_beyond() == {"0", "1"}
+
+
+def test_different_seeds_or_a_summary_only_baseline_fall_back_to_the_spread() -> None:
+    reference = Sample.of({"0": 90.0, "1": 91.0})
+    other_seeds = Sample.of({"0": 90.0, "5": 91.0})
+    assert compare_samples(reference, other_seeds, same_environment=True, tolerance_pt=0.5).mode == "spread"
+    summary_only = Sample({}, mean=90.5, std=0.7071, n=2)  # a baseline recorded before per-seed values
+    verdict = compare_samples(summary_only, reference, same_environment=True, tolerance_pt=0.5)
+    assert verdict.mode == "spread" and verdict.change == pytest.approx(0.0) and verdict.agrees
+    assert verdict.seeds_beyond() == set()
+
+
+def test_an_improvement_is_better_not_worse() -> None:
+    verdict = compare_samples(Sample.of({"0": 90.0}), Sample.of({"0": 91.0}), same_environment=True,
+                              tolerance_pt=0.5)
+    assert verdict.better and not verdict.worse
