@@ -44,18 +44,18 @@ def board(build: Any, copies: int) -> tuple[dict[str, torch.nn.Module], dict[str
             for p in net.parameters():
                 p.add_(0.05 * p.std() * torch.randn_like(p))
         nets[f"copy-{i}"] = net.eval()
-    targets_of = {"original": list(nets), **{n: [n] for n in nets if n != "original"}}
-    return nets, targets_of
+    evaluated_on = {"original": list(nets), **{n: [n] for n in nets if n != "original"}}
+    return nets, evaluated_on
 
 
-def timed(nets: dict[str, torch.nn.Module], targets_of: dict[str, list[str]], attack: Any, limit: int,
+def timed(nets: dict[str, torch.nn.Module], evaluated_on: dict[str, list[str]], attack: Any, limit: int,
           stack: int) -> tuple[float, list[dict[str, Any]]]:
     torch.manual_seed(1)
     x, y = torch.rand(limit, 1, 28, 28), torch.randint(0, 10, (limit,))
     if DEVICE.type == "cuda":
         torch.cuda.synchronize()
     start = time.perf_counter()
-    rows = attack_pairs(nets, targets_of, attack, x, y, batch_size=1000, device=DEVICE,
+    rows = attack_pairs(nets, evaluated_on, attack, x, y, batch_size=1000, device=DEVICE,
                         progress=Progress(enabled=False), stack=stack)
     if DEVICE.type == "cuda":
         torch.cuda.synchronize()
@@ -76,17 +76,17 @@ def main() -> None:
     results = []
     for target in args.targets:
         for name, (attack, limit) in ATTACKS.items():
-            nets, targets_of = board(TARGETS[target], args.copies)
+            nets, evaluated_on = board(TARGETS[target], args.copies)
             alone, _ = board(TARGETS[target], 0)
             row: dict[str, Any] = {"target": target, "attack": name, "inputs": limit, "copies": args.copies}
             counts = {}
             for stack in (1, args.stack):  # side by side: the original alone, then the board
                 base, _ = timed(alone, {"original": ["original"]}, attack, limit, stack)
-                total, rows = timed(nets, targets_of, attack, limit, stack)
+                total, rows = timed(nets, evaluated_on, attack, limit, stack)
                 row[f"stack_{stack}"] = {"seconds_original": round(base, 3), "seconds_board": round(total, 3),
                                          "seconds_per_copy": round((total - base) / args.copies, 4)}
-                counts[stack] = {(r["eps"], r["source"], r["target"]): (r["correct"], r["cond_transferred"])
-                                 for r in rows}
+                counts[stack] = {(r["eps"], r["source"], r["evaluated"]):
+                                 (r["correct"], r["cond_transferred"]) for r in rows}
             one, many = counts[1], counts[args.stack]
             row["rows"] = len(one)
             row["rows_differing"] = sum(one[k] != many[k] for k in one)

@@ -40,11 +40,11 @@ def _nets(extra: int) -> dict[str, torch.nn.Module]:
 def test_fgsm_cell_with_more_copies_on_the_board(benchmark, extra: int) -> None:
     nets = _nets(extra)
     matrix = ["original", "copy-0", "copy-1", "control"]
-    targets_of = {n: matrix for n in matrix}
-    targets_of["original"] = list(nets)
-    targets_of.update({n: [n] for n in nets if n not in matrix})
+    evaluated_on = {n: matrix for n in matrix}
+    evaluated_on["original"] = list(nets)
+    evaluated_on.update({n: [n] for n in nets if n not in matrix})
     x, y = torch.rand(1000, 1, 28, 28), torch.randint(0, 10, (1000,))
     attack = FGSM(eps=[0.0, 0.05, 0.0924, 0.3], clamp=True)
-    rows = benchmark(lambda: attack_pairs(nets, targets_of, attack, x, y, batch_size=1000, device=CPU,
+    rows = benchmark(lambda: attack_pairs(nets, evaluated_on, attack, x, y, batch_size=1000, device=CPU,
                                           progress=Progress(enabled=False)))
     assert len(rows) == 4 * (len(matrix) ** 2 + 2 * extra)

@@ -43,7 +43,7 @@ def weight_errors(
 
 def attack_pairs(
     nets: Mapping[str, nn.Module],
-    targets_of: Mapping[str, Sequence[str]],
+    evaluated_on: Mapping[str, Sequence[str]],
     attack: Attack,
     x: torch.Tensor,
     y: torch.Tensor,
@@ -53,13 +53,14 @@ def attack_pairs(
     progress: Progress,
     stack: int = 1,
 ) -> list[dict[str, Any]]:
-    """Craft adversarials on each source net (each key of `targets_of`) once per batch and
+    """Craft adversarials on each source net (each key of `evaluated_on`) once per batch and
     evaluate them on the nets it lists (the source itself always included: its white-box row).
 
-    One row per (eps, source, target) with counts, so rates can be pooled over seeds:
-    `correct` (target right on the source's adversarials), `n`, and for the conditional transfer
-    rate `cond_n` (both nets right on the clean input and the source fooled by its adversarial)
-    and `cond_transferred` (of those, the target fooled too); `relative_transfer` = the target's
+    One row per (eps, source, evaluated) with counts, so rates can be pooled over seeds:
+    `correct` (the evaluated net right on the source's adversarials), `n`, and for the conditional
+    transfer rate `cond_n` (both nets right on the clean input and the source fooled by its
+    adversarial) and `cond_transferred` (of those, the evaluated net fooled too);
+    `relative_transfer` = the evaluated net's
     attack success (1 - accuracy) over the source's white-box success. Inputs go in batches;
     the cost is one attack per source and batch plus one forward pass per evaluated net.
 
@@ -71,25 +72,25 @@ def attack_pairs(
     own, in the attack cell's key; on 2 CPU cores it is slower for convolutions
     (benchmarks/inheritance_stack.py), so it is meant for GPUs.
     """
-    pairs = {s: list(dict.fromkeys([s, *targets])) for s, targets in targets_of.items()}
-    involved = list(dict.fromkeys(n for s, targets in pairs.items() for n in targets))
+    pairs = {s: list(dict.fromkeys([s, *nets_of])) for s, nets_of in evaluated_on.items()}
+    involved = list(dict.fromkeys(n for nets_of in pairs.values() for n in nets_of))
     for name in involved:
         place_model(nets[name], device).eval()
-    alone = [s for s, targets in pairs.items() if targets == [s]]
+    alone = [s for s, nets_of in pairs.items() if nets_of == [s]]
     together = stack > 1 and hasattr(attack, "perturb_stacked")
     own = stacks(nets, alone, stack) if together else []
     crafted_alone = [s for s in pairs if not (together and s in alone)]
     predictions = StackedPredictions(nets, stack)
     counts: dict[tuple[float, str, str], list[int]] = {}
 
-    def tally(eps: float, source: str, target: str, fooled: dict[str, torch.Tensor],
+    def tally(eps: float, source: str, evaluated: str, fooled: dict[str, torch.Tensor],
               clean_ok: dict[str, torch.Tensor], yb: torch.Tensor) -> None:
-        cond = clean_ok[source] & clean_ok[target] & fooled[source]
-        row = counts.setdefault((eps, source, target), [0, 0, 0, 0])
-        row[0] += int((~fooled[target]).sum())
+        cond = clean_ok[source] & clean_ok[evaluated] & fooled[source]
+        row = counts.setdefault((eps, source, evaluated), [0, 0, 0, 0])
+        row[0] += int((~fooled[evaluated]).sum())
         row[1] += len(yb)
         row[2] += int(cond.sum())
-        row[3] += int((cond & fooled[target]).sum())
+        row[3] += int((cond & fooled[evaluated]).sum())
 
     batches = list(zip(x.split(batch_size), y.split(batch_size)))
     with progress.task("attack", total=len(batches) * (len(crafted_alone) + len(own))) as advance:
@@ -97,14 +98,14 @@ def attack_pairs(
             xb, yb = place_batch(xb, device), yb.to(device)
             clean_ok = predictions.right(involved, xb, yb)
             for source in crafted_alone:
-                targets = pairs[source]
+                on = pairs[source]
                 for eps, adv in attack.perturb(nets[source], xb, yb):
                     if torch.equal(adv, xb):  # eps = 0: the clean predictions, no forward needed
-                        fooled = {n: ~clean_ok[n] for n in targets}
+                        fooled = {n: ~clean_ok[n] for n in on}
                     else:
-                        fooled = {n: ~ok for n, ok in predictions.right(targets, adv, yb).items()}
-                    for target in targets:
-                        tally(eps, source, target, fooled, clean_ok, yb)
+                        fooled = {n: ~ok for n, ok in predictions.right(on, adv, yb).items()}
+                    for evaluated in on:
+                        tally(eps, source, evaluated, fooled, clean_ok, yb)
                 advance(1, source)
             for names, stacked in own:  # each copy on its own adversarials, all at once
                 for eps, adv in attack.perturb_stacked(stacked, xb, yb):
@@ -118,12 +119,12 @@ def attack_pairs(
                         tally(eps, name, name, fooled, clean_ok, yb)
                 advance(1, names[-1])
 
-    def relative(eps: float, source: str, target_correct: int, n: int) -> float | None:
+    def relative(eps: float, source: str, evaluated_correct: int, n: int) -> float | None:
         white_box_success = 1 - counts[(eps, source, source)][0] / n
-        return (1 - target_correct / n) / white_box_success if white_box_success > 0 else None
+        return (1 - evaluated_correct / n) / white_box_success if white_box_success > 0 else None
 
     return [
-        {"eps": eps, "source": s, "target": t, "correct": c, "n": n, "cond_n": cn,
+        {"eps": eps, "source": s, "evaluated": t, "correct": c, "n": n, "cond_n": cn,
          "cond_transferred": ct, "accuracy": c / n,
          "transfer_rate": ct / cn if cn else None, "relative_transfer": relative(eps, s, c, n)}
         for (eps, s, t), (c, n, cn, ct) in counts.items()
@@ -163,7 +164,7 @@ def inheritance_rows(rows: list[dict[str, Any]], original: str, nets: Sequence[s
     """Per (eps, net): what the net inherits from `original` (accuracy under the original's
     adversarials, conditional and relative transfer; None when `whitebox_only`) and its own
     white-box accuracy (the attack crafted on the net itself), from `attack_pairs` rows."""
-    cell = {(r["eps"], r["source"], r["target"]): r for r in rows}
+    cell = {(r["eps"], r["source"], r["evaluated"]): r for r in rows}
     out = []
     for eps in sorted({r["eps"] for r in rows}):
         for net in nets:

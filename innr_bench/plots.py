@@ -144,7 +144,7 @@ def transfer_heatmaps(long: pd.DataFrame, out_dir: Path) -> list[Path]:
         if not epsilons:
             continue
         for metric, title in HEATMAP_METRICS.items():
-            means = frame.groupby(["eps", "source", "target"])[metric].mean()
+            means = frame.groupby(["eps", "source", "evaluated"])[metric].mean()
             cols = min(4, len(epsilons))
             rows = -(-len(epsilons) // cols)
             size = 0.55 * len(order) + 1.2
@@ -154,7 +154,7 @@ def transfer_heatmaps(long: pd.DataFrame, out_dir: Path) -> list[Path]:
                 ax.axis("off")
             image = None
             for ax, eps in zip(axes.flat, epsilons):
-                grid = means.loc[eps].unstack("target").reindex(index=order, columns=order) * 100
+                grid = means.loc[eps].unstack("evaluated").reindex(index=order, columns=order) * 100
                 image = ax.imshow(grid.to_numpy(dtype=float), vmin=0, vmax=100, cmap="viridis")
                 for i in range(len(order)):
                     for j in range(len(order)):
@@ -185,13 +185,13 @@ def accuracy_vs_eps(long: pd.DataFrame, out_dir: Path) -> list[Path]:
         fig, axes = plt.subplots(1, len(sources), figsize=(3.6 * len(sources), 3.8), dpi=110,
                                  sharey=True, squeeze=False)
         for ax, source in zip(axes[0], sources):
-            stats = (frame[frame["source"] == source].groupby(["target", "eps"], sort=False)["accuracy"]
+            stats = (frame[frame["source"] == source].groupby(["evaluated", "eps"], sort=False)["accuracy"]
                      .agg(["mean", "std"]).fillna(0.0) * 100)
-            for target in dict.fromkeys(frame["target"]):
-                curve = stats.loc[target].sort_index()
+            for evaluated in dict.fromkeys(frame["evaluated"]):
+                curve = stats.loc[evaluated].sort_index()
                 ax.errorbar(curve.index, curve["mean"], yerr=curve["std"], marker="o", markersize=3,
-                            capsize=2, linewidth=1.2, label=target,
-                            linestyle="-" if target == source else "--")
+                            capsize=2, linewidth=1.2, label=evaluated,
+                            linestyle="-" if evaluated == source else "--")
             ax.set_title(f"crafted on {source}", fontsize=9)
             ax.set_xlabel("eps (pixels)")
             ax.grid(True, alpha=0.3)

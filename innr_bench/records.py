@@ -126,7 +126,8 @@ def signature(record: dict[str, Any]) -> str:
 
 # --- The schema: versioned, validated on load, older records upgraded in one place ------------
 
-SCHEMA_VERSION = 2  # 1: records before the field existed; 2: + `correct` (compressor), upgrades below
+SCHEMA_VERSION = 3  # 1: records before the field existed; 2: + `correct` (compressor); 3: transfer
+# rows name the net they evaluate `evaluated` (was `target`, which also names the trained model)
 
 
 class _Loose(BaseModel):
@@ -176,9 +177,18 @@ class CompressorModel(RecordModel):
     correct: dict[str, Any] | None = None  # {"n": test inputs, "bits": packed}; schema 2 on
 
 
+class TransferRowModel(_Loose):
+    """One (eps, source net, evaluated net) cell of an attack's transfer matrix."""
+
+    eps: float
+    source: str
+    evaluated: str
+    accuracy: float
+
+
 class AttackModel(RecordModel):
     nets: list[str]
-    transfer: list[dict[str, Any]]
+    transfer: list[TransferRowModel]
     inheritance: list[dict[str, Any]] = []
     whitebox_only: bool = False
     n_attacked: int | None = None
@@ -192,6 +202,9 @@ def upgrade(record: dict[str, Any]) -> dict[str, Any]:
     if version < 2 and found.get("kind") == "attack" and found.get("status") == "ok":
         found.setdefault("inheritance", [])  # made before the inheritance board existed
         found["transfer"] = [{"relative_transfer": None, **row} for row in found.get("transfer", [])]
+    if version < 3 and found.get("kind") == "attack" and found.get("status") == "ok":
+        found["transfer"] = [{("evaluated" if k == "target" else k): v for k, v in row.items()}
+                             for row in found.get("transfer", [])]
     found["schema_version"] = SCHEMA_VERSION
     return found
 

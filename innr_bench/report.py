@@ -156,11 +156,11 @@ def transfer_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
 
 
 def transfer(records: list[dict[str, Any]]) -> tuple[list[Section], pd.DataFrame]:
-    """Per (dataset, target, attack, eps): source x target matrices of accuracy and transfer rates."""
+    """Per (dataset, target, attack, eps): source x evaluated-net matrices of accuracy and transfer rates."""
     long = transfer_frame(records)
     if long.empty:
         return [], pd.DataFrame()
-    keys = ["data", "data source", "target_model", "attack", "eps", "source", "target"]
+    keys = ["data", "data source", "target_model", "attack", "eps", "source", "evaluated"]
     summary = (long.groupby(keys, sort=True)
                .agg(accuracy_mean=("accuracy", "mean"), accuracy_std=("accuracy", "std"),
                     transfer_rate_mean=("transfer_rate", "mean"),
@@ -174,17 +174,17 @@ def transfer(records: list[dict[str, Any]]) -> tuple[list[Section], pd.DataFrame
         data = f"{label} [{source}]"
         inputs = "/".join(f"{int(n):,}" for n in sorted(frame["n_attacked"].dropna().unique()))
         attack = f"{attack} ({inputs} test inputs)" if inputs else attack  # the attack's `limit`
-        curve = frame.groupby(["source", "target", "eps"], sort=False)["accuracy"].apply(
+        curve = frame.groupby(["source", "evaluated", "eps"], sort=False)["accuracy"].apply(
             lambda s: mean_std(s, 100)).unstack("eps").reset_index()
         curve.columns = [f"eps {c:g}" if isinstance(c, float) else c for c in curve.columns]
-        curve = curve.rename(columns={"source": "crafted on", "target": "evaluated on"})
+        curve = curve.rename(columns={"source": "crafted on", "evaluated": "evaluated on"})
         sections.append((f"accuracy % under {attack} vs eps — {model} on {data}", curve))
         for eps, at_eps in frame.groupby("eps", sort=True):
             for metric, label in (("accuracy", "accuracy % under attack"),
                                   ("transfer_rate", "conditional transfer rate %"),
                                   ("relative_transfer", "relative transfer %")):
-                matrix = at_eps.groupby(["source", "target"], sort=False)[metric].apply(
-                    lambda s: mean_std(s, 100)).unstack("target").reset_index()
+                matrix = at_eps.groupby(["source", "evaluated"], sort=False)[metric].apply(
+                    lambda s: mean_std(s, 100)).unstack("evaluated").reset_index()
                 matrix = matrix.rename(columns={"source": "crafted on ↓ / evaluated on →"})
                 sections.append((f"{label}, {attack} eps={eps:g} — {model} on {data}", matrix))
     return sections, summary

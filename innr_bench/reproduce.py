@@ -75,7 +75,7 @@ def values(record: dict[str, Any]) -> dict[str, float]:
     """What a cell measured, in accuracy points, by name."""
     if record["kind"] == "compressor":
         return {"accuracy": 100 * record["accuracy"]}
-    found = {f"eps {row['eps']:g} {row['source']}->{row['target']}": 100 * row["accuracy"]
+    found = {f"eps {row['eps']:g} {row['source']}->{row['evaluated']}": 100 * row["accuracy"]
              for row in record["transfer"]}
     for row in record.get("inheritance", []):  # every copy: the original's attack and its own
         found[f"eps {row['eps']:g} white-box {row['net']}"] = 100 * row["whitebox_accuracy"]

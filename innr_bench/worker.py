@@ -272,22 +272,22 @@ class CellWorker:
             matrix.append(CONTROL)
         board = [*copies, *([CONTROL] if control is not None else [])]
         if attack.whitebox_only:
-            targets_of = {name: [name] for name in [ORIGINAL, *board]}
+            evaluated_on = {name: [name] for name in [ORIGINAL, *board]}
         else:
-            targets_of = {name: list(matrix) for name in matrix}
-            targets_of[ORIGINAL] = list(dict.fromkeys([*matrix, *board]))
-            targets_of.update({name: [name] for name in copies if name not in targets_of})
+            evaluated_on = {name: list(matrix) for name in matrix}
+            evaluated_on[ORIGINAL] = list(dict.fromkeys([*matrix, *board]))
+            evaluated_on.update({name: [name] for name in copies if name not in evaluated_on})
         limit = attack.limit or self.suite.eval.attack_limit
         x, y = group.data.test_x[:limit], group.data.test_y[:limit]
         start = time.perf_counter()
         with self.stage("attack"):
-            rows = attack_pairs(nets, targets_of, ATTACKS.get(attack.name)(**attack.params), x, y,
+            rows = attack_pairs(nets, evaluated_on, ATTACKS.get(attack.name)(**attack.params), x, y,
                                 batch_size=self.suite.eval.batch_size, device=self.device,
                                 progress=self.progress, stack=self.suite.eval.stack_copies)
         matrix_nets = set(matrix)
         return {"nets": [] if attack.whitebox_only else matrix, "n_attacked": len(y),
                 "transfer": [] if attack.whitebox_only else
-                [r for r in rows if r["source"] in matrix_nets and r["target"] in matrix_nets],
+                [r for r in rows if r["source"] in matrix_nets and r["evaluated"] in matrix_nets],
                 "inheritance": inheritance_rows(rows, ORIGINAL, [ORIGINAL, *board],
                                                 whitebox_only=attack.whitebox_only),
                 "whitebox_only": attack.whitebox_only, "copies": len(copies),

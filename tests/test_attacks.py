@@ -86,14 +86,14 @@ def test_targeted_pgd_reaches_its_targets_and_targets_do_not_depend_on_the_sourc
     attack = PGD(eps=[0.3], steps=20, target="random")
     (_, adv), = attack.perturb(model, x, y)
     generator = torch.Generator().manual_seed(0)
-    from innr_bench.attacks.pgd import attack_targets
+    from innr_bench.attacks.pgd import target_classes
 
-    targets = attack_targets(model, x, y, "random", generator)
+    targets = target_classes(model, x, y, "random", generator)
     assert targets is not None and bool((targets != y).all())
     hit = predict(model, adv, batch_size=64, device=CPU) == targets
     assert float(hit.float().mean()) > 0.5
     other = seed_cnn(c=4).eval()  # another source net: same random targets for the same batch
-    assert torch.equal(attack_targets(other, x, y, "random", torch.Generator().manual_seed(0)), targets)
+    assert torch.equal(target_classes(other, x, y, "random", torch.Generator().manual_seed(0)), targets)
 
 
 def test_unknown_torchattacks_class_and_bad_params_are_config_errors() -> None:

@@ -49,10 +49,10 @@ def test_every_layout_round_trips_the_weights(name: str) -> None:
     shapes = [list(w.shape) for w in weights.values()]
     layout = build_layout({"name": name})
     encoded = layout.encode(weights)
-    assert encoded.coords.shape == (len(encoded.targets), layout.dims(shapes)[0])
+    assert encoded.coords.shape == (len(encoded.values), layout.dims(shapes)[0])
     assert torch.equal(encoded.coords, layout.queries(shapes))
     assert float(encoded.coords.abs().max()) <= 1.0
-    decoded = layout.decode(encoded.targets, encoded.stats, list(weights), shapes)
+    decoded = layout.decode(encoded.values, encoded.stats, list(weights), shapes)
     for key, weight in weights.items():
         assert torch.allclose(decoded[key], weight, atol=1e-5 + 2e-3 * float(weight.abs().max())), key
 
@@ -62,10 +62,10 @@ def test_the_kernel_layout_makes_one_query_per_kernel_whatever_its_size() -> Non
     weights = {"a": torch.randn(4, 2, 3, 3), "b": torch.randn(3, 4, 1, 1), "c": torch.randn(5, 7)}
     layout = build_layout({"name": "kernel", "block": 9})
     encoded = layout.encode(weights)
-    assert encoded.targets.shape == (4 * 2 + 3 * 4 + 5 * 1, 9)
+    assert encoded.values.shape == (4 * 2 + 3 * 4 + 5 * 1, 9)
     assert encoded.mask is not None and int(encoded.mask.sum()) == sum(w.numel() for w in weights.values())
     shapes = [list(w.shape) for w in weights.values()]
-    decoded = layout.decode(encoded.targets, encoded.stats, list(weights), shapes)
+    decoded = layout.decode(encoded.values, encoded.stats, list(weights), shapes)
     assert all(torch.allclose(decoded[k], w, atol=1e-5) for k, w in weights.items())
     with pytest.raises(ValueError, match="smaller than the target's largest kernel"):
         build_layout({"name": "kernel", "block": 4}).encode(weights)

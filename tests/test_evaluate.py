@@ -49,7 +49,7 @@ def test_transfer_counts_match_a_hand_computation(batch_size: int) -> None:
     every_pair = {name: list(nets) for name in nets}  # the full transfer matrix
     rows = attack_pairs(nets, every_pair, ShiftAttack(), x, y, batch_size=batch_size,
                         device=torch.device("cpu"), progress=Progress(enabled=False))
-    cell = {(r["eps"], r["source"], r["target"]): r for r in rows}
+    cell = {(r["eps"], r["source"], r["evaluated"]): r for r in rows}
     # a right on inputs 0,1,2 and fooled on 0,1,3; b right on 0,1 and fooled on 0,2.
     a_to_b = cell[(0.1, "a", "b")]
     assert (a_to_b["correct"], a_to_b["n"], a_to_b["cond_n"], a_to_b["cond_transferred"]) == (2, 4, 2, 1)
@@ -80,7 +80,7 @@ def test_inheritance_rows_follow_the_original_s_adversarials_and_each_net_s_own(
     rows = attack_pairs(nets, {"original": ["original", "copy"], "copy": ["copy"]}, Counted(), x, y,
                         batch_size=2, device=torch.device("cpu"), progress=Progress(enabled=False))
     assert len(calls) == 2 * 2  # one attack per source and batch, however many nets it is tried on
-    assert {(r["source"], r["target"]) for r in rows} == {("original", "original"), ("original", "copy"),
+    assert {(r["source"], r["evaluated"]) for r in rows} == {("original", "original"), ("original", "copy"),
                                                           ("copy", "copy")}
     board = {(r["eps"], r["net"]): r for r in inheritance_rows(rows, "original", ["original", "copy"])}
     copy = board[(0.1, "copy")]

@@ -43,7 +43,7 @@ def test_every_setting_is_on_the_board_whether_or_not_it_is_in_the_transfer_matr
         assert board == {"original", "innr-siren-small", "ptq-int4", "prune[sparsity=0.5]",
                          "prune[sparsity=0.9]", "prune-ft", "control"}
         assert record["copies"] == 5 and record["attack_seconds"] > 0
-        matrix = {(r["eps"], r["source"], r["target"]): r for r in record["transfer"]}
+        matrix = {(r["eps"], r["source"], r["evaluated"]): r for r in record["transfer"]}
         for row in record["inheritance"]:  # the same counts as the matrix where both exist
             if row["net"] in record["nets"]:
                 assert row["correct"] == matrix[(row["eps"], "original", row["net"])]["correct"]

@@ -33,6 +33,8 @@ def test_an_old_attack_record_is_upgraded_in_one_place() -> None:
     old = _attack_record()
     new = upgrade(old)
     assert new["inheritance"] == [] and new["transfer"][0]["relative_transfer"] is None
+    # schema 3: the evaluated net is `evaluated`, not `target` (the trained model's name)
+    assert new["transfer"][0]["evaluated"] == "original" and "target" not in new["transfer"][0]
     assert new["schema_version"] == SCHEMA_VERSION and "schema_version" not in old  # the file is untouched
 
 

@@ -42,7 +42,7 @@ def test_smoke_suite_end_to_end_then_resume_recomputes_nothing(smoke, tmp_path: 
         assert attack["control"]["seed"] == 1 - attack["seed"]
         assert {row["eps"] for row in attack["transfer"]} == {0.0, 0.05, 0.1}
         for row in attack["transfer"]:
-            if row["source"] == row["target"] and row["relative_transfer"] is not None:
+            if row["source"] == row["evaluated"] and row["relative_transfer"] is not None:
                 assert row["relative_transfer"] == pytest.approx(1.0)
 
     manifest = json.loads((root / "manifest.json").read_text())

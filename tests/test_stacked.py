@@ -41,7 +41,7 @@ def counts(nets: dict[str, nn.Module], attack: object, stack: int) -> dict[tuple
     targets_of = {"original": list(nets), **{n: [n] for n in nets if n != "original"}}
     rows = attack_pairs(nets, targets_of, attack, x, y, batch_size=48, device=CPU,
                         progress=Progress(enabled=False), stack=stack)
-    return {(r["eps"], r["source"], r["target"]): (r["correct"], r["cond_n"], r["cond_transferred"])
+    return {(r["eps"], r["source"], r["evaluated"]): (r["correct"], r["cond_n"], r["cond_transferred"])
             for r in rows}
 
 

@@ -17,7 +17,7 @@ from innr_bench.stacked import Stacked
 TargetMode = Literal["none", "random", "least-likely"]
 
 
-def attack_targets(
+def target_classes(
     model: nn.Module, x: torch.Tensor, y: torch.Tensor, mode: TargetMode, generator: torch.Generator
 ) -> torch.Tensor | None:
     """Target classes: none, a uniformly random class other than y, or the class the model
@@ -42,12 +42,12 @@ def pgd(
     steps: int,
     step_size: float,
     start: torch.Tensor | None,
-    target: torch.Tensor | None,
+    target_class: torch.Tensor | None,
     clamp: bool,
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = nn.functional.cross_entropy,
 ) -> torch.Tensor:
     """Iterated signed-gradient steps projected onto ||x' - x||_inf <= eps (and [0, 1] if `clamp`).
-    Untargeted: ascend the loss of the true class; targeted: descend the loss of `target`.
+    Untargeted: ascend the loss of the true class; targeted: descend the loss of `target_class`.
     `model` may be a `Stacked` (x then (K, B, ...), `loss_fn` = `stacked_loss`)."""
     if eps == 0:
         return x.detach().clone()
@@ -55,9 +55,9 @@ def pgd(
     for _ in range(steps):
         adv = (adv.clamp(0.0, 1.0) if clamp else adv).detach().requires_grad_(True)
         logits = model(adv)
-        loss = loss_fn(logits, y if target is None else target)
+        loss = loss_fn(logits, y if target_class is None else target_class)
         (grad,) = torch.autograd.grad(loss, adv)
-        direction = grad.sign() if target is None else -grad.sign()
+        direction = grad.sign() if target_class is None else -grad.sign()
         adv = x + (adv.detach() + step_size * direction - x).clamp(-eps, eps)
     return (adv.clamp(0.0, 1.0) if clamp else adv).detach()
 
@@ -86,32 +86,32 @@ class PGD:
         # A fresh generator per call: every source net gets the same targets and starts for the
         # same batch, so transfer compares like with like.
         generator = torch.Generator().manual_seed(self.seed)
-        target = attack_targets(model, x, y, self.target, generator)
+        goal = target_classes(model, x, y, self.target, generator)
         noise = torch.rand(x.shape, generator=generator).to(x.device) * 2 - 1 if self.random_start else None
         for eps in self.eps:
             step = self.step_size if self.step_size is not None else 2.5 * eps / self.steps
             start = noise * eps if noise is not None else None
             yield eps, pgd(model, x, y, eps=eps, steps=self.steps, step_size=step, start=start,
-                           target=target, clamp=self.clamp)
+                           target_class=goal, clamp=self.clamp)
 
     def perturb_stacked(self, stacked: Stacked, x: torch.Tensor, y: torch.Tensor
                         ) -> Iterator[tuple[float, torch.Tensor]]:
         """`perturb` on every stacked net at once, with the starts and targets each would get
         alone: (eps, (K, B, ...) adversarials)."""
         generator = torch.Generator().manual_seed(self.seed)
-        target = stacked_targets(stacked, x, y, self.target, generator)
+        goal = stacked_target_classes(stacked, x, y, self.target, generator)
         noise = torch.rand(x.shape, generator=generator).to(x.device) * 2 - 1 if self.random_start else None
         xk = x.unsqueeze(0).expand(stacked.size, *x.shape)
         for eps in self.eps:
             step = self.step_size if self.step_size is not None else 2.5 * eps / self.steps
             start = noise * eps if noise is not None else None
             yield eps, pgd(stacked, xk, y, eps=eps, steps=self.steps, step_size=step, start=start,
-                           target=target, clamp=self.clamp, loss_fn=stacked_loss)
+                           target_class=goal, clamp=self.clamp, loss_fn=stacked_loss)
 
 
-def stacked_targets(stacked: Stacked, x: torch.Tensor, y: torch.Tensor, mode: TargetMode,
+def stacked_target_classes(stacked: Stacked, x: torch.Tensor, y: torch.Tensor, mode: TargetMode,
                     generator: torch.Generator) -> torch.Tensor | None:
-    """`attack_targets` for every stacked net: (K, B), or None untargeted."""
+    """`target_classes` for every stacked net: (K, B), or None untargeted."""
     if mode == "none":
         return None
     with torch.no_grad():

@@ -71,7 +71,7 @@ class Distill(Stage):
         generator = torch.Generator().manual_seed(ctx.seed)
         teacher = state.model.to(device).eval()
         coords = state.encoded.coords.to(device)
-        fit_targets = state.encoded.targets.to(device).reshape(len(coords), -1)
+        fit_values = state.encoded.values.to(device).reshape(len(coords), -1)
         fit_mask = None if state.encoded.mask is None else state.encoded.mask.to(device).float()
         stored_dtype = state.stats.dtype
         stats_value = state.stats.float().to(device)
@@ -112,7 +112,7 @@ class Distill(Stage):
             if self.label_loss:
                 value = value + self.label_loss * nn.functional.cross_entropy(logits, labels)
             if self.weight_loss:
-                value = value + self.weight_loss * masked_mse(outputs, fit_targets, fit_mask)
+                value = value + self.weight_loss * masked_mse(outputs, fit_values, fit_mask)
             return value
 
         result = train_loop(groups, loss, steps=self.steps, lr=self.lr, what=f"distill INNR ({self.inputs})",

@@ -37,11 +37,12 @@ PositiveInt = Annotated[int, Field(gt=0)]
 
 @dataclass(frozen=True)
 class Encoded:
-    """INNR inputs (queries, dim_in), targets (queries, dim_out), padding mask, and stats."""
+    """INNR inputs (queries, dim_in), the standardized weight values each query must output
+    (queries, dim_out), padding mask, and stats."""
 
     coords: torch.Tensor
-    targets: torch.Tensor
-    mask: torch.Tensor | None  # False where a target is padding; None when there is none
+    values: torch.Tensor
+    mask: torch.Tensor | None  # False where a value is padding; None when there is none
     stats: torch.Tensor  # standardization statistics, stored with the INNR
 
 
@@ -129,8 +130,8 @@ class Rows:
             scaled, stats = standardize_per_row(tensors, _rows(blocks))
         else:
             scaled, stats = standardize_per_tensor(tensors)
-        targets, mask = blocks.to_blocks(scaled)
-        return Encoded(blocks.coordinates(), targets, None if bool(mask.all()) else mask, stats)
+        values, mask = blocks.to_blocks(scaled)
+        return Encoded(blocks.coordinates(), values, None if bool(mask.all()) else mask, stats)
 
     def queries(self, shapes: Sequence[Sequence[int]]) -> torch.Tensor:
         return self._blocks(shapes).coordinates()

@@ -66,7 +66,7 @@ class WeightFit(Stage):
         net, ctx = state.field, state.ctx
         net.to(ctx.device).train()
         x = state.encoded.coords.to(ctx.device)
-        y = state.encoded.targets.to(ctx.device).reshape(len(x), -1)
+        y = state.encoded.values.to(ctx.device).reshape(len(x), -1)
         weight = None if state.encoded.mask is None else state.encoded.mask.to(ctx.device).float()
         solving = self.solve_every is not None
         setup = 0.0
@@ -119,7 +119,7 @@ class QuantRefit(Stage):
         net, ctx, bits = state.field, state.ctx, state.bits
         net.to(ctx.device).train()
         x = state.encoded.coords.to(ctx.device)
-        y = state.encoded.targets.to(ctx.device).reshape(len(x), -1)
+        y = state.encoded.values.to(ctx.device).reshape(len(x), -1)
         weight = None if state.encoded.mask is None else state.encoded.mask.to(ctx.device).float()
         result = train_loop([{"params": net.parameters()}],
                             lambda _: masked_mse(field_outputs(net, x, bits), y, weight),
@@ -132,7 +132,7 @@ class QuantRefit(Stage):
 
 
 def masked_mse(out: torch.Tensor, y: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
-    """Mean squared error over the real targets: padded ones (weight 0) do not count."""
+    """Mean squared error over the real values: padded ones (weight 0) do not count."""
     if weight is None:
         return nn.functional.mse_loss(out, y)
     return ((out - y).pow(2) * weight).sum() / weight.sum()
@@ -148,7 +148,7 @@ def field_outputs(field: nn.Module, coords: torch.Tensor, bits: int | None) -> t
 
 @torch.no_grad()
 def solve_head(field: nn.Module, x: torch.Tensor, y: torch.Tensor) -> None:
-    """Least-squares linear head for the field's current features (padded targets count as 0).
+    """Least-squares linear head for the field's current features (padded values count as 0).
 
     The head is linear in its weights, so its optimum for fixed features is one `lstsq` away;
     solving it gives gradient descent a far better start than a random head.
