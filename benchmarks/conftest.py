@@ -7,7 +7,7 @@ import torch
 from bench_helpers import train_seed_target
 
 from innr_bench import components  # noqa: F401  (registers the built-ins)
-from innr_bench.data import Dataset, mnist
+from innr_bench.data.datasets import Dataset, mnist
 
 
 @pytest.fixture(scope="session")

@@ -16,10 +16,10 @@ from bench_helpers import CPU, accuracy, train_seed_target
 from innr_bench import components  # noqa: F401  (registers the built-ins)
 from innr_bench.compress.base import CompressContext
 from innr_bench.compress.innr.compressor import InnrSiren
-from innr_bench.data import mnist
-from innr_bench.env import environment
+from innr_bench.data.datasets import mnist
+from innr_bench.engine.env import environment
+from innr_bench.engine.progress import Progress
 from innr_bench.models.placement import TRAINER_REVISION
-from innr_bench.progress import Progress
 
 REFERENCE = Path(__file__).parent / "seed_reference.json"
 

@@ -16,10 +16,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from innr_bench.cache import TensorCache
 from innr_bench.config import parse_suite
-from innr_bench.executors import make_executor
-from innr_bench.runner import Runner
+from innr_bench.engine.cache import TensorCache
+from innr_bench.engine.executors import make_executor
+from innr_bench.engine.runner import Runner
 
 LABELS = [f"seed-cnn[c={c}]" for c in (4, 5, 6, 7)]
 SUITE = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from innr_bench.config import load_suite
-from innr_bench.runner import Runner
+from innr_bench.engine.runner import Runner
 
 SMOKE = Path(__file__).resolve().parents[1] / "suites" / "smoke.yaml"
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from innr_bench import mnist_files
-from innr_bench.data import DEBIAN_FASHION_DIR
+from innr_bench.data import mnist_files
+from innr_bench.data.datasets import DEBIAN_FASHION_DIR
 
 NAMES = {"train_x": "train-images-idx3-ubyte", "train_y": "train-labels-idx1-ubyte",
          "test_x": "t10k-images-idx3-ubyte", "test_y": "t10k-labels-idx1-ubyte"}

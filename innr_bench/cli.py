@@ -166,7 +166,7 @@ def _blank_missing(table: Any) -> Any:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from innr_bench.gate import check, load_baseline
+    from innr_bench.reporting.gate import check, load_baseline
 
     baseline = load_baseline(args.baseline)
     table = check(args.results_dir, baseline, args.tolerance)
@@ -181,7 +181,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_baseline(args: argparse.Namespace) -> int:
-    from innr_bench.gate import write_baseline
+    from innr_bench.reporting.gate import write_baseline
 
     baseline = write_baseline(args.results_dir, args.out)
     print(f"{args.out}: {len(baseline.entries)} settings of suite {baseline.suite!r} "
@@ -190,7 +190,7 @@ def cmd_baseline(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from innr_bench.reproduce import compare, render
+    from innr_bench.reporting.reproduce import compare, render
 
     comparison = compare(args.a, args.b, args.tolerance)
     print(render(comparison, args.a, args.b))
@@ -198,7 +198,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from innr_bench.migrate import migrate
+    from innr_bench.engine.migrate import migrate
 
     for root in args.results_dir:
         result = migrate(root)
@@ -209,8 +209,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_docs(out: Path) -> int:
-    from innr_bench.docs_site import write_docs
     from innr_bench.errors import ConfigError
+    from innr_bench.reporting.docs_site import write_docs
 
     repo = Path(__file__).resolve().parents[1]
     if not (repo / "docs").is_dir() or not (repo / "mkdocs.yml").is_file():
@@ -232,7 +232,7 @@ def cmd_list(kind: str | None, plugins: list[str], fmt: str = "text") -> int:
     load_plugins(plugins, where="--plugin", search=Path.cwd())
 
     if fmt == "md":
-        from innr_bench.docs_site import components_markdown
+        from innr_bench.reporting.docs_site import components_markdown
 
         print(components_markdown((kind,) if kind else KINDS))
         return 0
@@ -259,13 +259,13 @@ def cmd_list(kind: str | None, plugins: list[str], fmt: str = "text") -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from innr_bench.board import Board
     from innr_bench.config import load_suite
+    from innr_bench.engine.executors import make_executor
+    from innr_bench.engine.progress import Progress
+    from innr_bench.engine.runner import Runner
     from innr_bench.errors import ConfigError
-    from innr_bench.executors import make_executor
-    from innr_bench.progress import Progress
-    from innr_bench.report import render
-    from innr_bench.runner import Runner
+    from innr_bench.reporting.board import Board
+    from innr_bench.reporting.report import render
 
     suite = load_suite(args.suite, plugins=tuple(args.plugin))
     if args.address and args.executor != "ray":
@@ -305,8 +305,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _reproducibility(reference_root: str, out_dir: Path) -> None:
     """Compare a finished run with the published results of its suite, if there are any."""
-    from innr_bench.reproduce import compare, render
-    from innr_bench.store import atomic_write_bytes
+    from innr_bench.engine.store import atomic_write_bytes
+    from innr_bench.reporting.reproduce import compare, render
 
     if reference_root == "none":
         return
@@ -331,10 +331,10 @@ def _reproducibility(reference_root: str, out_dir: Path) -> None:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from innr_bench.errors import ConfigError
-    from innr_bench.report import write_leaderboards
+    from innr_bench.reporting.report import write_leaderboards
 
     if args.site is not None:
-        from innr_bench.site import write_site
+        from innr_bench.reporting.site import write_site
 
         pages = write_site(args.results_dir or [Path("results")], args.site)
         print(f"site: {pages[0]} ({len(pages) - 1} suites)")

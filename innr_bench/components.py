@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
-from innr_bench import attacks, compress, data, data_files, models
+from innr_bench import attacks, compress, models
+from innr_bench.data import datasets as data
+from innr_bench.data import files as data_files
 
 __all__ = ["attacks", "compress", "data", "data_files", "models"]

@@ -53,7 +53,7 @@ def train(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: int = 2
 
 
 if __name__ == "__main__":
-    from innr_bench.data import mnist  # the full MNIST innr-bench ships with (no download)
+    from innr_bench.data.datasets import mnist  # the full MNIST innr-bench ships with (no download)
 
     data = mnist()
     net = build()

@@ -121,7 +121,7 @@ def test_torchvision_builds_a_model_and_loads_a_file_the_test_wrote(tmp_path: Pa
     import torchvision
 
     from innr_bench.config import parse_suite
-    from innr_bench.runner import Runner
+    from innr_bench.engine.runner import Runner
 
     monkeypatch.setattr(MODELS, "_entries", dict(MODELS._entries))
     torch.manual_seed(0)
@@ -187,7 +187,7 @@ def test_timm_builds_a_model_and_loads_a_file_the_test_wrote(tmp_path: Path,
     """Where timm is installed (the `[timm]` extra): its architecture, your weights file."""
     timm = pytest.importorskip("timm")
     from innr_bench.config import parse_suite
-    from innr_bench.runner import Runner
+    from innr_bench.engine.runner import Runner
 
     monkeypatch.setattr(MODELS, "_entries", dict(MODELS._entries))
     torch.manual_seed(0)

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from innr_bench.comparison import Sample, compare_samples
+from innr_bench.reporting.comparison import Sample, compare_samples
 
 
 def test_paired_judges_every_seed_on_its_own() -> None:

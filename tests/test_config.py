@@ -6,8 +6,8 @@ import pytest
 import yaml
 
 from innr_bench.config import load_suite, parse_suite
+from innr_bench.engine.worker import build_compressor
 from innr_bench.errors import ConfigError
-from innr_bench.worker import build_compressor
 
 VALID = {
     "name": "t",

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from innr_bench.config import load_suite
-from innr_bench.runner import Runner
+from innr_bench.engine.runner import Runner
 
 SMOKE_CELLS = 14  # suites/smoke.yaml: 2 seeds x (6 compressor settings + 1 attack)
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import yaml
 
-from innr_bench.docs_site import components_markdown, result_page, write_docs
 from innr_bench.registry import FIELDS, MODELS
+from innr_bench.reporting.docs_site import components_markdown, result_page, write_docs
 
 
 def test_the_component_reference_lists_every_registered_name_with_its_options() -> None:

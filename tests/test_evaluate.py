@@ -8,8 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from innr_bench.evaluate import attack_pairs
-from innr_bench.progress import Progress
+from innr_bench.engine.evaluate import attack_pairs
+from innr_bench.engine.progress import Progress
 
 SHIFT = 100  # the fake attack moves input i to input SHIFT + i
 
@@ -64,7 +64,7 @@ def test_transfer_counts_match_a_hand_computation(batch_size: int) -> None:
 
 
 def test_inheritance_rows_follow_the_original_s_adversarials_and_each_net_s_own() -> None:
-    from innr_bench.evaluate import inheritance_rows
+    from innr_bench.engine.evaluate import inheritance_rows
 
     nets = {"original": _net([0, 0, 0, 1], [1, 1, 0, 1]), "copy": _net([0, 0, 1, 1], [1, 0, 1, 0])}
     x, y = torch.arange(4, dtype=torch.float32).reshape(4, 1), torch.zeros(4, dtype=torch.int64)

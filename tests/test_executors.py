@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 import torch
 
-from innr_bench.cache import TensorCache
 from innr_bench.cli import main
 from innr_bench.config import Suite, load_suite
-from innr_bench.runner import Runner
+from innr_bench.engine.cache import TensorCache
+from innr_bench.engine.runner import Runner
 
 ray = pytest.importorskip("ray")
 
@@ -23,7 +23,7 @@ NUMBERS = ("accuracy", "target_accuracy", "agreement", "size_bytes", "ratio", "w
 
 @pytest.fixture(scope="module")
 def ray_executor() -> Iterator[Any]:
-    from innr_bench.executors import make_executor
+    from innr_bench.engine.executors import make_executor
 
     executor = make_executor("ray", num_cpus=2)  # a local 2-CPU Ray instance, as on this machine
     yield executor
@@ -144,7 +144,7 @@ def test_components_registered_in_main_cannot_go_to_ray_workers(
     (0.5, "cuda", 0.5),     # as asked
 ])
 def test_gpu_share(requested: float | None, device: str, share: float) -> None:
-    from innr_bench.executors.ray_cluster import gpu_share
+    from innr_bench.engine.executors.ray_cluster import gpu_share
 
     assert gpu_share(requested, torch.device(device)) == share
 
@@ -165,7 +165,7 @@ def test_without_ray_the_ray_executor_says_which_extra_to_install(
     import sys
 
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now fails as if not installed
-    monkeypatch.delitem(sys.modules, "innr_bench.executors.ray_cluster", raising=False)
+    monkeypatch.delitem(sys.modules, "innr_bench.engine.executors.ray_cluster", raising=False)
     code = main(["run", str(repo_root / "suites" / "smoke.yaml"), "--executor", "ray"])
     assert code == 2
     assert "pip install 'innr-bench[ray]'" in capsys.readouterr().err
@@ -188,8 +188,8 @@ def test_threads_below_one_is_a_user_error(repo_root: Path, capsys: pytest.Captu
 
 
 def _plan_and_tasks(repo_root: Path) -> tuple[Any, list[Any]]:
-    from innr_bench.data import synthetic
-    from innr_bench.plan import Plan, Task
+    from innr_bench.data.datasets import synthetic
+    from innr_bench.engine.plan import Plan, Task
 
     smoke = load_suite(repo_root / "suites" / "smoke.yaml")
     plan = Plan(smoke, {smoke.datasets[0].label: synthetic(n_train=512, n_test=256)}, {"device": "cpu"})
@@ -199,7 +199,7 @@ def _plan_and_tasks(repo_root: Path) -> tuple[Any, list[Any]]:
 
 
 def test_by_dependency_a_cell_starts_when_its_target_and_copies_exist(repo_root: Path) -> None:
-    from innr_bench.executors.ray_cluster import Dependencies
+    from innr_bench.engine.executors.ray_cluster import Dependencies
 
     plan, tasks = _plan_and_tasks(repo_root)
     waiting = Dependencies(plan, tasks)
@@ -219,7 +219,7 @@ def test_by_dependency_a_cell_starts_when_its_target_and_copies_exist(repo_root:
 
 
 def test_by_wave_no_cell_starts_before_its_kind_is_due(repo_root: Path) -> None:
-    from innr_bench.executors.ray_cluster import Dependencies
+    from innr_bench.engine.executors.ray_cluster import Dependencies
 
     plan, tasks = _plan_and_tasks(repo_root)
     waiting = Dependencies(plan, tasks, waves=True)

@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from innr_bench.attacks.fgsm import FGSM
-from innr_bench.evaluate import predict
+from innr_bench.engine.evaluate import predict
 from innr_bench.models.seed_cnn import seed_cnn
 
 

@@ -9,7 +9,7 @@ import yaml
 
 from innr_bench.cli import main
 from innr_bench.config import parse_suite
-from innr_bench.runner import Runner
+from innr_bench.engine.runner import Runner
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +48,7 @@ def test_same_environment_is_paired_and_another_widens_the_allowed_drop_by_seed_
 ) -> None:
     import dataclasses
 
-    from innr_bench.gate import check, load_baseline, write_baseline
+    from innr_bench.reporting.gate import check, load_baseline, write_baseline
 
     baseline = write_baseline(smoke_results, tmp_path / "b.json")
     paired = check(smoke_results, baseline, 0.5).set_index("method")
@@ -103,7 +103,7 @@ def test_compare_reports_every_cell_of_two_identical_result_sets_as_within_toler
 def test_a_grown_size_is_a_regression_even_at_equal_accuracy(smoke_results: Path, tmp_path: Path) -> None:
     import dataclasses
 
-    from innr_bench.gate import check, write_baseline
+    from innr_bench.reporting.gate import check, write_baseline
 
     baseline = write_baseline(smoke_results, tmp_path / "b.json")
     assert set(check(smoke_results, baseline, 0.5)["status"]) == {"ok"}
@@ -114,41 +114,3 @@ def test_a_grown_size_is_a_regression_even_at_equal_accuracy(smoke_results: Path
     assert table.loc["ptq-int4", "status"] == "REGRESSION"  # one byte more than the baseline
     assert table.loc["ptq-int4", "Δ pt"] == 0.0
     assert table.loc["identity", "status"] == "ok"
-
-
-def test_pareto_marks_the_rows_no_other_row_dominates() -> None:
-    from innr_bench.report import _pareto
-
-    sizes, accuracies = [10, 20, 20, 30, 5], [0.90, 0.95, 0.94, 0.95, 0.50]
-    # (20, .94) loses to (20, .95) at equal size; (30, .95) to (20, .95) at equal accuracy
-    assert _pareto(sizes, accuracies) == [True, True, False, False, True]
-
-
-def test_the_fair_front_is_paired_and_compares_within_the_same_data_access() -> None:
-    import numpy as np
-
-    from innr_bench.stats import Row, paired_front
-
-    def row(size: float, access: str, *accuracies: float) -> Row:
-        return Row(size, access, dict(enumerate(accuracies)))
-
-    rows = [
-        row(10, "yes", 0.80, 0.81, 0.79),   # smallest: on the front unless beaten
-        row(20, "yes", 0.90, 0.92, 0.91),   # beats row 0 on every seed: earns its bytes
-        row(30, "yes", 0.91, 0.90, 0.93),   # not reliably better than row 1: off the front
-        row(40, "yes", 0.95, 0.96, 0.95),   # better than both front rows below it: on
-        row(5, "no", 0.99, 0.99, 0.99),     # other data access: compared with nobody
-    ]
-    assert paired_front(rows) == [True, True, False, True, True]
-    assert paired_front(rows[::-1]) == [True, True, False, True, True][::-1]  # order-free
-    # seed spreads overlap (std ~0.01) but the paired differences are consistent
-    close = [row(10, "yes", 0.900, 0.920, 0.910), row(20, "yes", 0.905, 0.925, 0.915)]
-    assert paired_front(close) == [True, True]
-    # a per-input test where the per-seed interval cannot decide (only one seed)
-    a = np.zeros(1000, dtype=bool)
-    a[:600] = True
-    b = a.copy()
-    b[600:700] = True  # B right on 100 inputs A misses, never the reverse
-    one_seed = [Row(10, "yes", {0: 0.60}, {0: a}), Row(20, "yes", {0: 0.70}, {0: b})]
-    assert paired_front(one_seed) == [True, True]
-    assert paired_front([Row(10, "yes", {0: 0.60}), Row(20, "yes", {0: 0.70})]) == [True, False]

@@ -12,11 +12,11 @@ import pytest
 import torch
 import yaml
 
-from innr_bench.cache import TensorCache
 from innr_bench.config import Suite, parse_suite
-from innr_bench.gate import check, write_baseline
+from innr_bench.engine.cache import TensorCache
+from innr_bench.engine.runner import Runner
 from innr_bench.registry import COMPRESSORS
-from innr_bench.runner import Runner
+from innr_bench.reporting.gate import check, write_baseline
 
 PTQ = "ptq[bits=4]"
 

@@ -12,10 +12,10 @@ import pytest
 import yaml
 
 from innr_bench.config import parse_suite
-from innr_bench.inheritance import correlations, spearman
-from innr_bench.plots import family_styles
-from innr_bench.report import write_leaderboards
-from innr_bench.runner import Runner
+from innr_bench.engine.runner import Runner
+from innr_bench.reporting.inheritance import correlations, spearman
+from innr_bench.reporting.plots import family_styles
+from innr_bench.reporting.report import write_leaderboards
 
 
 @pytest.fixture(scope="module")

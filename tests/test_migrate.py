@@ -15,10 +15,10 @@ import yaml
 
 from innr_bench.cli import main
 from innr_bench.config import parse_suite
-from innr_bench.migrate import NAME, migrate
-from innr_bench.plan import Plan
-from innr_bench.report import size_frame
-from innr_bench.store import ResultStore
+from innr_bench.engine.migrate import NAME, migrate
+from innr_bench.engine.plan import Plan
+from innr_bench.engine.store import ResultStore
+from innr_bench.reporting.report import size_frame
 
 LEGACY = Path(__file__).parent / "data" / "legacy-mnist"
 

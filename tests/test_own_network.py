@@ -18,8 +18,8 @@ from safetensors.torch import save_file
 from innr_bench import api
 from innr_bench.cli import main
 from innr_bench.config import load_suite
-from innr_bench.data import synthetic
-from innr_bench.plan import Plan
+from innr_bench.data.datasets import synthetic
+from innr_bench.engine.plan import Plan
 from innr_bench.registry import MODELS
 
 DATA = synthetic(n_train=384, n_test=200)

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from innr_bench.config import load_suite
-from innr_bench.plan import Plan
-from innr_bench.store import ResultStore
+from innr_bench.engine.plan import Plan
+from innr_bench.engine.store import ResultStore
 
 
 @pytest.mark.parametrize("name", ["mnist", "fashion-mnist", "mnist-datafree", "fashion-distill"])

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-import innr_bench.env as env
-from innr_bench.board import Board
+import innr_bench.engine.env as env
 from innr_bench.cli import main
-from innr_bench.env import check_publishable
+from innr_bench.engine.env import check_publishable
 from innr_bench.errors import ConfigError
+from innr_bench.reporting.board import Board
 
 
 def test_publishing_from_a_dirty_tree_is_refused_naming_the_fix(repo_root: Path) -> None:

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 import torch
 
-from innr_bench.cache import TensorCache
 from innr_bench.config import load_suite
-from innr_bench.runner import Runner
+from innr_bench.engine.cache import TensorCache
+from innr_bench.engine.runner import Runner
 
 ray = pytest.importorskip("ray")
 NUMBERS = ("accuracy", "target_accuracy", "agreement", "size_bytes", "ratio", "weight_error", "transfer",
@@ -43,7 +43,7 @@ def _numbers(root: Path) -> dict[str, dict[str, Any]]:
 
 @pytest.mark.slow
 def test_a_three_node_cluster_gives_the_local_numbers(repo_root: Path, tmp_path: Path, cluster: Any) -> None:
-    from innr_bench.executors import make_executor
+    from innr_bench.engine.executors import make_executor
 
     smoke = load_suite(repo_root / "suites" / "smoke.yaml")
     threads = torch.get_num_threads()

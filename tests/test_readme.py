@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from innr_bench.config import parse_suite
+from innr_bench.engine.runner import Runner
 from innr_bench.registry import MODELS
-from innr_bench.runner import Runner
 
 
 def test_readme_custom_model_example_registers_and_runs(

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from innr_bench.records import SCHEMA_VERSION, upgrade, validated
-from innr_bench.store import ResultStore
+from innr_bench.engine.records import SCHEMA_VERSION, upgrade, validated
+from innr_bench.engine.store import ResultStore
 
 PUBLISHED = sorted(p for p in (Path(__file__).resolve().parents[1] / "results").iterdir()
                    if (p / "records").is_dir())

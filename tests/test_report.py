@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from innr_bench.report import _interval, html_table, mean_std, render
-from innr_bench.stats import paired_interval
+from innr_bench.reporting.report import _interval, html_table, mean_std, render
+from innr_bench.reporting.stats import paired_interval
 
 
 def test_mean_std_is_the_sample_std_over_seeds_and_says_when_there_is_one_seed() -> None:
@@ -28,3 +28,11 @@ def test_html_cells_are_escaped_and_every_format_renders_the_sections() -> None:
     assert "<h3>title &lt;1&gt;</h3>" in render(sections, "html", "cap")
     assert "### title <1>" in render(sections, "md", "cap")
     assert "\\toprule" in render(sections, "tex", "cap")
+
+
+def test_pareto_marks_the_rows_no_other_row_dominates() -> None:
+    from innr_bench.reporting.report import _pareto
+
+    sizes, accuracies = [10, 20, 20, 30, 5], [0.90, 0.95, 0.94, 0.95, 0.50]
+    # (20, .94) loses to (20, .95) at equal size; (30, .95) to (20, .95) at equal accuracy
+    assert _pareto(sizes, accuracies) == [True, True, False, False, True]

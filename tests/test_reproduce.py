@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 import yaml
 
-from innr_bench.cache import TensorCache
 from innr_bench.cli import main
 from innr_bench.config import Suite, parse_suite
-from innr_bench.executors import LocalExecutor
-from innr_bench.reproduce import compare
-from innr_bench.runner import Runner
-from innr_bench.store import ResultStore
+from innr_bench.engine.cache import TensorCache
+from innr_bench.engine.executors import LocalExecutor
+from innr_bench.engine.runner import Runner
+from innr_bench.engine.store import ResultStore
+from innr_bench.reporting.reproduce import compare
 
 
 @pytest.fixture(scope="module")
@@ -127,8 +127,8 @@ def test_no_key_is_shared_between_a_cpu_and_a_cuda_environment(small: Suite) -> 
     """What makes `--device cuda` compute its own cells: the device enters every key."""
     import torch
 
-    from innr_bench.env import fingerprint
-    from innr_bench.plan import Plan
+    from innr_bench.engine.env import fingerprint
+    from innr_bench.engine.plan import Plan
     from innr_bench.registry import DATASETS
 
     data = {d.label: DATASETS.get(d.name)(**d.params) for d in small.datasets}

@@ -7,12 +7,12 @@ import pytest
 import yaml
 
 from innr_bench.config import load_suite, parse_suite
-from innr_bench.env import resolve_device
+from innr_bench.engine.env import resolve_device
+from innr_bench.engine.records import SCHEMA_VERSION
+from innr_bench.engine.runner import Runner
 from innr_bench.errors import ConfigError
-from innr_bench.records import SCHEMA_VERSION
-from innr_bench.report import write_leaderboards
-from innr_bench.runner import Runner
-from innr_bench.stats import unpack_correct
+from innr_bench.reporting.report import write_leaderboards
+from innr_bench.reporting.stats import unpack_correct
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ import pytest
 import yaml
 
 from innr_bench.config import parse_suite
-from innr_bench.runner import Runner
-from innr_bench.store import ResultStore
+from innr_bench.engine.runner import Runner
+from innr_bench.engine.store import ResultStore
 
 
 @pytest.mark.slow

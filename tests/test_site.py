@@ -21,7 +21,7 @@ import yaml
 
 from innr_bench.cli import main
 from innr_bench.config import parse_suite
-from innr_bench.runner import Runner
+from innr_bench.engine.runner import Runner
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,8 @@ import torch
 from pydantic import Field
 from torch import nn
 
+from innr_bench.engine.stacked import Stacked
 from innr_bench.registry import ATTACKS
-from innr_bench.stacked import Stacked
 
 Epsilon = Annotated[float, Field(ge=0, le=1)]
 

@@ -11,8 +11,8 @@ from pydantic import Field
 from torch import nn
 
 from innr_bench.attacks.fgsm import Epsilon, stacked_loss
+from innr_bench.engine.stacked import Stacked
 from innr_bench.registry import ATTACKS
-from innr_bench.stacked import Stacked
 
 TargetMode = Literal["none", "random", "least-likely"]
 

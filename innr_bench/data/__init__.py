@@ -1,0 +1,7 @@
+"""Data sets, a component family like models, compressors and attacks: the registered loaders
+(datasets: MNIST, Fashion-MNIST, CIFAR, SVHN, synthetic), your own files (files: tensors,
+image folders) and the MNIST IDX reader with its checksums (mnist_files)."""
+
+from innr_bench.data.datasets import Dataset
+
+__all__ = ["Dataset"]

@@ -1,0 +1,92 @@
+"""Do two measurements of one setting agree? The one rule behind `innr-bench check` (the gate),
+`innr-bench compare` and the reproducibility report that ends a run.
+
+- **Paired**, when both sides come from the same environment (what enters the keys: torch,
+  device kind and name, CPU threads, numerics) and the same seeds: the same seed computes the
+  same thing, so each seed's change must stay within the tolerance (an unchanged rerun changes
+  by 0.00).
+- **By spread** otherwise: seed-to-seed variation is real noise, and the means differ only when
+  their difference exceeds the tolerance plus two standard errors of the difference, i.e. when
+  its ~95 % interval lies wholly outside the tolerance band.
+
+Values are in accuracy points throughout."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from innr_bench.reporting.stats import difference_standard_error, sample_std
+
+SLACK = 1e-9  # rounding of stored floats never decides a verdict
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One side of a comparison: a setting's values by seed, or (for baselines recorded before
+    per-seed values were kept) only their mean, sample std and seed count."""
+
+    by_seed: Mapping[str, float]
+    mean: float
+    std: float
+    n: int
+
+    @classmethod
+    def of(cls, by_seed: Mapping[str, float]) -> Sample:
+        values = [float(v) for v in by_seed.values()]
+        return cls({str(k): float(v) for k, v in by_seed.items()}, sum(values) / len(values),
+                   sample_std(values), len(values))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """How `current` compares with `reference`: the change, what the rule allows, and which way
+    (if any) it is beyond that."""
+
+    mode: Literal["paired", "spread"]
+    change: float  # mean change over seeds (current - reference), points
+    allowed: float  # the allowance either way, points
+    changes: dict[str, float] = field(default_factory=dict)  # same-seed changes, where seeds overlap
+
+    @property
+    def worse(self) -> bool:
+        if self.mode == "paired":
+            return min(self.changes.values()) < -self.allowed - SLACK
+        return self.change < -self.allowed - SLACK
+
+    @property
+    def better(self) -> bool:
+        if self.mode == "paired":
+            return max(self.changes.values()) > self.allowed + SLACK
+        return self.change > self.allowed + SLACK
+
+    @property
+    def agrees(self) -> bool:
+        return not (self.worse or self.better)
+
+    @property
+    def largest_same_seed(self) -> float:
+        """The largest |change| of one seed against itself (nan without common seeds)."""
+        return max((abs(c) for c in self.changes.values()), default=math.nan)
+
+    def seeds_beyond(self) -> set[str]:
+        """The seeds whose cells this verdict rejects: paired, each seed on its own; by spread,
+        every seed of a setting whose means differ."""
+        if self.mode == "paired":
+            return {s for s, c in self.changes.items() if abs(c) > self.allowed + SLACK}
+        return set() if self.agrees else set(self.changes) or {"*"}
+
+
+def compare_samples(reference: Sample, current: Sample, *, same_environment: bool,
+                    tolerance_pt: float) -> Verdict:
+    """The verdict on one setting (see the module docstring for the rule)."""
+    common = sorted(set(reference.by_seed) & set(current.by_seed))
+    changes = {s: current.by_seed[s] - reference.by_seed[s] for s in common}
+    paired = (same_environment and bool(common)
+              and set(reference.by_seed) == set(current.by_seed))
+    if paired:
+        return Verdict("paired", sum(changes.values()) / len(changes), tolerance_pt, changes)
+    error = difference_standard_error(reference.std, reference.n, current.std, current.n)
+    return Verdict("spread", current.mean - reference.mean, tolerance_pt + 2 * error, changes)
