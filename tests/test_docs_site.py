@@ -3,6 +3,8 @@ published result set from its records, assembled beside the hand-written pages."
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
 from pathlib import Path
 
 import yaml
@@ -21,6 +23,13 @@ def test_a_result_page_is_made_from_the_records(repo_root: Path, tmp_path: Path)
     page = result_page(repo_root / "results" / "ci", tmp_path / "ci", "results/ci/")
     assert page.startswith("# ci\n") and "## Provenance" in page and "## accuracy-vs-size" in page
     assert "front (same data)" in page and "Δ pt 95% CI" in page
+    # the measurement narrative is generated provenance: each run's commit, wall and stage times
+    run = json.loads((repo_root / "results" / "ci" / "manifest.json").read_text())["runs"][-1]
+    started = datetime.fromisoformat(run["started"])
+    seconds = int((datetime.fromisoformat(run["finished"]) - started).total_seconds())
+    row = next(line for line in page.splitlines() if run["git_commit"] in line)
+    assert f" {seconds // 60}:{seconds % 60:02d} " in row
+    assert ", ".join(f"{k} {v:.0f}" for k, v in run["stage_seconds"].items()) in row
 
 
 def test_the_site_source_has_every_page_the_navigation_names(repo_root: Path, tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ site (MkDocs with the Material theme, the `[docs]` extra)."""
 from __future__ import annotations
 
 import shutil
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -73,11 +74,13 @@ def result_page(root: Path, images: Path, link: str) -> str:
     runs = [(r.get("started", ""), r.get("git_commit") or "(no git metadata)",
              r.get("environment", {}).get("device_name", r.get("device", "")),
              (r.get("executor") or {}).get("name", "local"), r.get("computed", ""), r.get("skipped", ""),
+             _wall(r), _stages(r),
              "yes" if r.get("published_from_uncommitted_code") or str(r.get("git_commit")).endswith("+dirty")
              else "")
             for r in manifest.get("runs", [])]
     lines.append(tabulate(runs, headers=["started", "commit", "device", "executor", "computed", "reused",
-                                         "uncommitted code"], tablefmt="github") + "\n")
+                                         "wall", "stage seconds", "uncommitted code"],
+                          tablefmt="github") + "\n")
     datasets = [(label, d.get("source", ""), f"{d.get('n_train', '')} / {d.get('n_test', '')}",
                  str(d.get("sha256", ""))[:16]) for label, d in manifest.get("datasets", {}).items()]
     lines.append(tabulate(datasets, headers=["data", "source", "train / test", "sha256"],
@@ -98,6 +101,21 @@ def result_page(root: Path, images: Path, link: str) -> str:
             shutil.copy2(plot, images / plot.name)
             lines.append(f"![{plot.stem}]({images.name}/{plot.name})\n")
     return "\n".join(lines)
+
+
+def _wall(run: dict[str, Any]) -> str:
+    """A run's wall time, m:ss, from its recorded start and finish ('' when either is missing)."""
+    try:
+        started, finished = datetime.fromisoformat(run["started"]), datetime.fromisoformat(run["finished"])
+        seconds = (finished - started).total_seconds()
+    except (KeyError, TypeError, ValueError):
+        return ""
+    return f"{int(seconds // 60)}:{int(seconds % 60):02d}"
+
+
+def _stages(run: dict[str, Any]) -> str:
+    """What each stage of a run took, as recorded (e.g. `train 217, evaluate 46`)."""
+    return ", ".join(f"{name} {seconds:.0f}" for name, seconds in (run.get("stage_seconds") or {}).items())
 
 
 def results_index(results: Path) -> str:
