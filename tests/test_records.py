@@ -23,7 +23,7 @@ def test_every_published_record_fits_the_schema(root: Path) -> None:
 
 
 def _attack_record() -> dict:
-    return {"key": "k", "kind": "attack", "seed": 0, "status": "ok", "target": {"label": "t"},
+    return {"key": "k", "kind": "attack", "seed": 0, "status": "ok", "target": {"label": "t", "name": "t"},
             "dataset": {"label": "d", "name": "d", "source": "s", "sha256": "0", "n_train": 1, "n_test": 1},
             "attack": {"name": "fgsm", "label": "fgsm"}, "nets": ["original"],
             "transfer": [{"eps": 0.1, "source": "original", "target": "original", "accuracy": 0.5}]}

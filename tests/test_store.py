@@ -22,7 +22,8 @@ def test_atomic_write_leaves_no_temp_files(tmp_path: Path) -> None:
 
 def minimal_record(key: str, **fields: object) -> dict:
     """A failed cell's record: the least a record must hold to fit the schema."""
-    return {"key": key, "kind": "compressor", "seed": 0, "status": "failed", "target": {"label": "t"},
+    return {"key": key, "kind": "compressor", "seed": 0, "status": "failed",
+            "target": {"label": "t", "name": "t"},
             "dataset": {"label": "d", "name": "d", "source": "s", "sha256": "0", "n_train": 1, "n_test": 1},
             **fields}
 
@@ -30,7 +31,8 @@ def minimal_record(key: str, **fields: object) -> dict:
 def test_unreadable_record_is_ignored_not_used(tmp_path: Path) -> None:
     store = ResultStore(tmp_path)
     store.put({**minimal_record("abc"), "status": "ok", "accuracy": 0.5, "target_accuracy": 0.5, "delta": 0.0,
-               "agreement": 1.0, "size_bytes": 1, "fp32_bytes": 4, "ratio": 0.25, "data_free": True})
+               "agreement": 1.0, "size_bytes": 1, "fp32_bytes": 4, "ratio": 0.25, "data_free": True,
+               "weight_error": {"rel_l2": 0.0}})
     record = store.get("abc")
     assert record is not None and record["status"] == "ok" and len(record["sha256"]) == 64
     store.record_path("abc").write_text('{"key": "abc", "sta')  # truncated

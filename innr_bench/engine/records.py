@@ -1,93 +1,18 @@
-"""What a cell record holds: one typed definition, shared by the worker that writes records and
-by everything that reads them (reports, the gate, the reproducibility report).
+"""What a cell record holds: one typed definition (pydantic models), shared by the worker that
+writes records (it checks each one before returning it) and by everything that reads them
+(reports, the gate, the reproducibility report), with a `schema_version` and the one place older
+records are upgraded (`upgrade`, applied by the store on every read).
 
-Records are JSON files; these TypedDicts name their fields. A record's `key` depends on the
-environment it was computed in (so reuse never crosses environments); its `identity` does not,
-so the same cell can be found in two result sets made on different machines."""
+Records are JSON files. A record's `key` depends on the environment it was computed in (so reuse
+never crosses environments); its `identity` does not, so the same cell can be found in two result
+sets made on different machines."""
 
 from __future__ import annotations
 
-from typing import Any, Literal, NotRequired, TypedDict
+from collections.abc import Iterable
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
-
-
-class DatasetInfo(TypedDict):
-    """The data a cell saw: its suite label and its provenance, as separate fields."""
-
-    label: str
-    name: str
-    source: str
-    sha256: str
-    warning: str | None
-    verified: bool | None
-    n_train: int
-    n_test: int
-
-
-class WorkerInfo(TypedDict):
-    executor: str
-    host: str
-    device_name: str
-    torch_threads: int
-
-
-class Record(TypedDict):
-    """Fields every record has, finished or failed."""
-
-    key: str
-    kind: str  # "compressor" or "attack"
-    suite: str
-    seed: int
-    dataset: DatasetInfo
-    target: dict[str, Any]  # label, name, params, train, key
-    device: str
-    environment: dict[str, Any]  # what entered the key: torch, device, device_name, threads, numerics
-    numerics: dict[str, Any]
-    created: str
-    innr_bench: str
-    git_commit: str | None
-    worker: WorkerInfo
-    status: str  # "ok" or "failed"
-    wall_seconds: float
-    compressor: NotRequired[dict[str, Any]]  # the component, for kind "compressor"
-    attack: NotRequired[dict[str, Any]]  # the component, for kind "attack"
-    error: NotRequired[str]
-    traceback: NotRequired[str]
-
-
-class CompressorResult(TypedDict):
-    """What a finished compressor cell adds."""
-
-    target_accuracy: float
-    target_train: dict[str, Any]
-    accuracy: float
-    delta: float
-    agreement: float
-    size_bytes: int
-    fp32_bytes: int
-    ratio: float
-    data_free: bool
-    compress_seconds: float | None
-    weight_error: dict[str, Any]
-    info: dict[str, Any]
-
-
-class AttackResult(TypedDict):
-    """What a finished attack cell adds: the transfer matrix, one row per (eps, source net,
-    evaluated net), between `nets`; the inheritance board, one row per (eps, net) for the original,
-    every compressed copy and the control (accuracy, conditional and relative transfer under the
-    original's adversarials; accuracy under its own, white-box); the attack's wall time."""
-
-    nets: list[str]
-    n_attacked: int
-    transfer: list[dict[str, Any]]
-    inheritance: NotRequired[list[dict[str, Any]]]  # records before the board have none
-    whitebox_only: NotRequired[bool]
-    copies: NotRequired[int]
-    attack_seconds: NotRequired[float]
-    control: dict[str, Any] | None
-
 
 Identity = tuple[str, str, str, str, int]  # dataset label, target label, kind, component label, seed
 
@@ -124,28 +49,54 @@ def signature(record: dict[str, Any]) -> str:
                         record["dataset"]["sha256"])
 
 
-# --- The schema: versioned, validated on load, older records upgraded in one place ------------
-
 SCHEMA_VERSION = 3  # 1: records before the field existed; 2: + `correct` (compressor); 3: transfer
 # rows name the net they evaluate `evaluated` (was `target`, which also names the trained model)
 
 
 class _Loose(BaseModel):
+    # extra fields are kept: a record may carry more than readers need (and older readers must
+    # not reject newer records)
     model_config = ConfigDict(extra="allow")
 
 
 class DatasetModel(_Loose):
+    """The data a cell saw: its suite label and its provenance, as separate fields."""
+
     label: str
     name: str
-    source: str
+    source: str  # where it was read from: an IDX dir, a bundled package, a fallback ...
     sha256: str
     n_train: int
     n_test: int
+    warning: str | None = None  # set when the data is a degraded fallback
+    verified: bool | None = None  # checked against canonical checksums; None: no checksums known
+
+
+class TargetModel(_Loose):
+    """The trained (or loaded) model a cell compresses or attacks."""
+
+    label: str
+    name: str
+    key: str | None = None
+    params: dict[str, Any] = {}
+    train: dict[str, Any] | None = None
+    weights: dict[str, Any] | None = None  # {"path", "sha256"} when loaded from a file
 
 
 class ComponentModel(_Loose):
+    """The compressor or attack as run: its name, label, options and resolved spec."""
+
     name: str
     label: str
+    params: dict[str, Any] = {}
+    limit: int | None = None  # attacks: the test inputs attacked
+
+
+class WorkerModel(_Loose):
+    executor: str
+    host: str
+    device_name: str
+    torch_threads: int  # fits of thousands of steps round differently with another thread count
 
 
 class RecordModel(_Loose):
@@ -157,23 +108,42 @@ class RecordModel(_Loose):
     kind: Literal["compressor", "attack"]
     seed: int
     dataset: DatasetModel
-    target: dict[str, Any]
+    target: TargetModel
     status: Literal["ok", "failed"]
     git_commit: str | None = None
     environment: dict[str, Any] | None = None  # what entered the key; None: made before it was recorded
-    compressor: ComponentModel | None = None
-    attack: ComponentModel | None = None
+    compressor: ComponentModel | None = None  # the component, for kind "compressor"
+    attack: ComponentModel | None = None  # the component, for kind "attack"
+    worker: WorkerModel | None = None
+    error: str | None = None  # failed cells: the exception, one line
+    wall_seconds: float | None = None
+
+    @property
+    def component(self) -> ComponentModel:
+        found = self.compressor if self.kind == "compressor" else self.attack
+        assert found is not None, f"{self.key}: a {self.kind} record without its component"
+        return found
+
+
+class WeightErrorModel(_Loose):
+    rel_l2: float  # ||W' - W|| / ||W|| over every weight
 
 
 class CompressorModel(RecordModel):
+    """A finished compressor cell: the copy's accuracy, agreement and stored bytes."""
+
     accuracy: float
     target_accuracy: float
-    delta: float
-    agreement: float
-    size_bytes: int
+    delta: float  # accuracy - target_accuracy
+    agreement: float  # fraction of test inputs where copy and original predict the same class
+    size_bytes: int  # counted from the serialized blob
     fp32_bytes: int
     ratio: float
     data_free: bool
+    target_train: dict[str, Any] = {}  # steps, epochs, seconds of the target's training
+    compress_seconds: float | None = None
+    weight_error: WeightErrorModel
+    info: dict[str, Any] = {}
     correct: dict[str, Any] | None = None  # {"n": test inputs, "bits": packed}; schema 2 on
 
 
@@ -184,14 +154,41 @@ class TransferRowModel(_Loose):
     source: str
     evaluated: str
     accuracy: float
+    n: int | None = None
+    transfer_rate: float | None = None
+    relative_transfer: float | None = None
+
+
+class InheritanceRowModel(_Loose):
+    """One (eps, net) row of the inheritance board: under the original's adversarials (None when
+    the attack is white-box only) and under the net's own (white-box)."""
+
+    eps: float
+    net: str
+    n: int
+    whitebox_accuracy: float
+    accuracy: float | None = None
+    transfer_rate: float | None = None
+    relative_transfer: float | None = None
 
 
 class AttackModel(RecordModel):
+    """A finished attack cell: the transfer matrix between `nets`, the inheritance board (every
+    compressed copy and the control under the original's attack and its own), its wall time."""
+
     nets: list[str]
     transfer: list[TransferRowModel]
-    inheritance: list[dict[str, Any]] = []
+    inheritance: list[InheritanceRowModel] = []
     whitebox_only: bool = False
     n_attacked: int | None = None
+    control: dict[str, Any] | None = None  # the independently trained net: its accuracy
+
+
+def finished(records: Iterable[dict[str, Any]], kind: Literal["compressor", "attack"]
+             ) -> list[Any]:
+    """The finished records of one kind as typed models (CompressorModel / AttackModel)."""
+    model = CompressorModel if kind == "compressor" else AttackModel
+    return [model.model_validate(r) for r in records if r.get("kind") == kind and r.get("status") == "ok"]
 
 
 def upgrade(record: dict[str, Any]) -> dict[str, Any]:

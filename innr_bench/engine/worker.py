@@ -30,7 +30,7 @@ from innr_bench.engine.env import device_name
 from innr_bench.engine.evaluate import attack_pairs, inheritance_rows, predict, weight_errors
 from innr_bench.engine.plan import Plan, TargetGroup, Task, attacked, inherited
 from innr_bench.engine.progress import Progress, RecordedProgress
-from innr_bench.engine.records import SCHEMA_VERSION, AttackResult, CompressorResult, Record
+from innr_bench.engine.records import SCHEMA_VERSION, validated
 from innr_bench.errors import InnrBenchError
 from innr_bench.models.checkpoint import load_weights
 from innr_bench.models.external import ensure_registered
@@ -131,8 +131,9 @@ class CellWorker:
             record = self.cell(group, self.plan.components(task.kind)[task.index], task.key)
         return record
 
-    def cell(self, group: TargetGroup, component: Component, key: str) -> Record:
-        """One cell's record: its results, or status `failed` with the error."""
+    def cell(self, group: TargetGroup, component: Component, key: str) -> dict[str, Any]:
+        """One cell's record: its results, or status `failed` with the error; checked against
+        the record schema (`records`) before it leaves the worker."""
         base = {
             "key": key, "kind": component.kind, "suite": self.suite.name, "seed": group.seed,
             "dataset": {"label": group.dataset.label, **dataset_info(group.data)},
@@ -158,6 +159,7 @@ class CellWorker:
             record = {**base, "status": "failed", "error": f"{type(error).__name__}: {error}",
                       "traceback": traceback.format_exc(limit=5)}
         record["wall_seconds"] = round(time.perf_counter() - start, 3)
+        validated(record)  # a record the readers could not read is a bug here, not a cell failure
         return record
 
     # -- targets and compressed copies ------------------------------------------------------
@@ -220,7 +222,7 @@ class CellWorker:
     def _predict(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
         return predict(model, x, batch_size=self.suite.eval.batch_size, device=self.device)
 
-    def _compress_cell(self, group: TargetGroup, compressor: Component) -> CompressorResult:
+    def _compress_cell(self, group: TargetGroup, compressor: Component) -> dict[str, Any]:
         assert group.model is not None
         compressed = self._compressed(group, compressor)
         with self.stage("evaluate"):
@@ -251,7 +253,7 @@ class CellWorker:
             "info": compressed.info,
         }
 
-    def _attack_cell(self, group: TargetGroup, attack: Component) -> AttackResult:
+    def _attack_cell(self, group: TargetGroup, attack: Component) -> dict[str, Any]:
         """The transfer matrix between the original, the copies marked `transfer` and the control;
         and the inheritance board: every copy under the original's adversarials (crafted once
         per batch and reused) and under its own (white-box). A `whitebox_only` attack: each net

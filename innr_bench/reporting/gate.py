@@ -21,7 +21,7 @@ import pydantic
 from pydantic import Field
 from pydantic.dataclasses import dataclass
 
-from innr_bench.engine.records import CompressorModel
+from innr_bench.engine.records import CompressorModel, finished
 from innr_bench.engine.store import ResultStore, atomic_write_json
 from innr_bench.errors import ConfigError
 from innr_bench.params import format_validation_error
@@ -55,13 +55,12 @@ class Baseline:
 def summarize(results_dir: Path) -> pd.DataFrame:
     """Mean, std and seed count of accuracy, the size, the per-seed values and the environment
     that entered the keys, per (data, target, method), from the finished compressor records."""
-    records = [CompressorModel.model_validate(r) for r in ResultStore(results_dir).require().records()
-               if r.get("kind") == "compressor" and r.get("status") == "ok"]
+    records: list[CompressorModel] = finished(ResultStore(results_dir).require().records(), "compressor")
     if not records:
         raise ConfigError(f"{results_dir}: no finished compressor cells to compare")
     groups: dict[tuple[str, str, str], list[CompressorModel]] = defaultdict(list)
     for record in records:
-        groups[(record.dataset.label, record.target["label"], record.compressor.label)].append(record)
+        groups[(record.dataset.label, record.target.label, record.component.label)].append(record)
     rows = []
     for (data, target, method), cells in sorted(groups.items()):
         accuracies = [c.accuracy for c in cells]

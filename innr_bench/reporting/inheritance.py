@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from innr_bench.config import CONTROL, ORIGINAL
+from innr_bench.engine.records import finished
 from innr_bench.reporting.plots import _save, family, family_styles, slug
 from innr_bench.reporting.report import Section, data_provenance, mean_std
 
@@ -35,36 +36,35 @@ FIELDS = ("accuracy", "transfer_rate", "relative_transfer", "whitebox_accuracy")
 def inheritance_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
     """One row per (attack record, eps, net): the board's measurements with the net's bytes,
     clean accuracy, agreement and weight error (long format: a row per seed)."""
-    compressors = {(r["dataset"]["label"], r["target"]["label"], r["seed"], r["compressor"]["label"]): r
-                   for r in records if r.get("kind") == "compressor" and r.get("status") == "ok"}
+    compressors = {(r.dataset.label, r.target.label, r.seed, r.component.label): r
+                   for r in finished(records, "compressor")}
     any_copy = {key[:3]: c for key, c in compressors.items()}  # the original's size and accuracy
     rows = []
-    for r in records:
-        if r.get("kind") != "attack" or r.get("status") != "ok" or not r.get("inheritance"):
+    for r in finished(records, "attack"):
+        if not r.inheritance:
             continue
-        data, target, seed = r["dataset"]["label"], r["target"]["label"], r["seed"]
-        for row in r["inheritance"]:
-            net = row["net"]
+        data, target, seed = r.dataset.label, r.target.label, r.seed
+        for row in r.inheritance:
+            net = row.net
             copy = compressors.get((data, target, seed, net))
+            described: dict[str, Any]
             if net == ORIGINAL:
                 reference = any_copy.get((data, target, seed))
-                size = None if reference is None else reference["fp32_bytes"]
-                described = {"size_bytes": size, "ratio": 1.0,
-                             "clean": None if reference is None else reference["target_accuracy"],
+                described = {"size_bytes": None if reference is None else reference.fp32_bytes,
+                             "ratio": 1.0, "clean": None if reference is None else reference.target_accuracy,
                              "agreement": 1.0, "weight_rel_l2": 0.0}
             elif net == CONTROL:
-                described = {"clean": (r.get("control") or {}).get("accuracy")}
+                described = {"clean": (r.control or {}).get("accuracy")}
             elif copy is not None:
-                described = {"size_bytes": copy["size_bytes"], "ratio": copy["ratio"],
-                             "clean": copy["accuracy"], "agreement": copy["agreement"],
-                             "weight_rel_l2": copy["weight_error"]["rel_l2"],
-                             "data_free": copy["data_free"]}
+                described = {"size_bytes": copy.size_bytes, "ratio": copy.ratio, "clean": copy.accuracy,
+                             "agreement": copy.agreement, "weight_rel_l2": copy.weight_error.rel_l2,
+                             "data_free": copy.data_free}
             else:
                 described = {}
             rows.append({"data": data, "data source": data_provenance(r), "target": target,
-                         "attack": r["attack"]["label"], "whitebox_only": bool(r.get("whitebox_only")),
-                         "seed": seed, "eps": row["eps"], "net": net, "n": row["n"],
-                         **{f: row.get(f) for f in FIELDS}, **described})
+                         "attack": r.component.label, "whitebox_only": r.whitebox_only,
+                         "seed": seed, "eps": row.eps, "net": net, "n": row.n,
+                         **{f: getattr(row, f) for f in FIELDS}, **described})
     return pd.DataFrame(rows)
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 from tabulate import tabulate
 
+from innr_bench.engine.records import RecordModel, finished
 from innr_bench.reporting import stats
 
 FORMATS = ("md", "csv", "tex", "html")  # `latex` on the command line writes .tex
@@ -27,17 +28,12 @@ def mean_std(values: pd.Series, scale: float = 1.0, digits: int = 2) -> str:
     return f"{values.mean():.{digits}f} ± {shown}"
 
 
-def data_provenance(record: dict[str, Any]) -> str:
+def data_provenance(record: RecordModel) -> str:
     """Where a record's data came from, for display beside its label (never parsed back)."""
-    d = record["dataset"]
-    degraded = "OFFLINE FALLBACK " if d.get("warning") else ""
-    checked = {True: ", canonical md5 verified", False: ", UNVERIFIED"}.get(d.get("verified"), "")
-    return (f"{degraded}{d['source']}{checked}, {d['n_train']} train / {d['n_test']} test, "
-            f"sha256 {d['sha256'][:12]}")
-
-
-def _ok(records: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
-    return [r for r in records if r.get("kind") == kind and r.get("status") == "ok"]
+    d = record.dataset
+    degraded = "OFFLINE FALLBACK " if d.warning else ""
+    checked = "" if d.verified is None else ", canonical md5 verified" if d.verified else ", UNVERIFIED"
+    return f"{degraded}{d.source}{checked}, {d.n_train} train / {d.n_test} test, sha256 {d.sha256[:12]}"
 
 
 def _pareto(sizes: list[float], accuracies: list[float]) -> list[bool]:
@@ -51,16 +47,16 @@ def _pareto(sizes: list[float], accuracies: list[float]) -> list[bool]:
 def size_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
     """One row per finished compressor cell (long format: a row per seed)."""
     return pd.DataFrame([{
-        "data": r["dataset"]["label"], "data source": data_provenance(r),
-        "target": r["target"]["label"], "method": r["compressor"]["label"],
-        "seed": r["seed"], "size_bytes": r["size_bytes"], "ratio": r["ratio"],
-        "accuracy": r["accuracy"], "target_accuracy": r["target_accuracy"], "delta": r["delta"],
-        "agreement": r["agreement"], "compress_seconds": r["compress_seconds"],
-        "weight_rel_l2": r["weight_error"]["rel_l2"], "data_free": r["data_free"],
-        "target_steps": r["target_train"]["steps"], "storage": r["info"].get("storage", ""),
-        "target_weights": r["target"].get("weights", {}).get("sha256"),
-        "correct": r.get("correct"),  # which test inputs it got right (records since issue 27)
-    } for r in _ok(records, "compressor")])
+        "data": r.dataset.label, "data source": data_provenance(r),
+        "target": r.target.label, "method": r.component.label,
+        "seed": r.seed, "size_bytes": r.size_bytes, "ratio": r.ratio,
+        "accuracy": r.accuracy, "target_accuracy": r.target_accuracy, "delta": r.delta,
+        "agreement": r.agreement, "compress_seconds": r.compress_seconds,
+        "weight_rel_l2": r.weight_error.rel_l2, "data_free": r.data_free,
+        "target_steps": r.target_train.get("steps"), "storage": r.info.get("storage", ""),
+        "target_weights": (r.target.weights or {}).get("sha256"),
+        "correct": r.correct,  # which test inputs it got right (schema 2 on)
+    } for r in finished(records, "compressor")])
 
 
 def reference_frame(references: list[dict[str, Any]], target: str) -> pd.DataFrame:
@@ -148,10 +144,9 @@ def _made(frame: pd.DataFrame) -> str:
 def transfer_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
     """One row per (attack record, eps, source net, evaluated net): long format, a row per seed."""
     frame = pd.DataFrame([{
-        "data": r["dataset"]["label"], "data source": data_provenance(r),
-        "target_model": r["target"]["label"],
-        "attack": r["attack"]["label"], "seed": r["seed"], "n_attacked": r.get("n_attacked"), **cell,
-    } for r in _ok(records, "attack") for cell in r["transfer"]])
+        "data": r.dataset.label, "data source": data_provenance(r), "target_model": r.target.label,
+        "attack": r.component.label, "seed": r.seed, "n_attacked": r.n_attacked, **cell.model_dump(),
+    } for r in finished(records, "attack") for cell in r.transfer])
     return frame
 
 

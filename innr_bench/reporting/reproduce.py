@@ -23,7 +23,7 @@ from typing import Any
 
 import pandas as pd
 
-from innr_bench.engine.records import Identity, identity, setting
+from innr_bench.engine.records import AttackModel, CompressorModel, Identity, identity, setting
 from innr_bench.engine.store import ResultStore
 from innr_bench.errors import InnrBenchError
 from innr_bench.reporting.comparison import Sample, compare_samples
@@ -74,13 +74,13 @@ def load(results_dir: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
 def values(record: dict[str, Any]) -> dict[str, float]:
     """What a cell measured, in accuracy points, by name."""
     if record["kind"] == "compressor":
-        return {"accuracy": 100 * record["accuracy"]}
-    found = {f"eps {row['eps']:g} {row['source']}->{row['evaluated']}": 100 * row["accuracy"]
-             for row in record["transfer"]}
-    for row in record.get("inheritance", []):  # every copy: the original's attack and its own
-        found[f"eps {row['eps']:g} white-box {row['net']}"] = 100 * row["whitebox_accuracy"]
-        if row["accuracy"] is not None:
-            found[f"eps {row['eps']:g} original->{row['net']}"] = 100 * row["accuracy"]
+        return {"accuracy": 100 * CompressorModel.model_validate(record).accuracy}
+    attack = AttackModel.model_validate(record)
+    found = {f"eps {row.eps:g} {row.source}->{row.evaluated}": 100 * row.accuracy for row in attack.transfer}
+    for own in attack.inheritance:  # every copy: the original's attack and its own
+        found[f"eps {own.eps:g} white-box {own.net}"] = 100 * own.whitebox_accuracy
+        if own.accuracy is not None:
+            found[f"eps {own.eps:g} original->{own.net}"] = 100 * own.accuracy
     return found
 
 
