@@ -33,6 +33,11 @@ def git_commit(directory: Path) -> str | None:
     return commit + ("+dirty" if dirty.strip() else "")
 
 
+def uncommitted(commit: str | None) -> bool:
+    """Whether a recorded commit says its code had uncommitted changes (cannot be checked out)."""
+    return str(commit).endswith("+dirty")
+
+
 def published_results_dir(directory: Path) -> Path | None:
     """The `results/` folder of the git checkout innr-bench runs from (where published result
     sets live), or None outside a checkout."""
@@ -49,7 +54,7 @@ def check_publishable(out_dir: Path, commit: str | None, *, allow_dirty: bool) -
     would publish from uncommitted code, unless `allow_dirty` (which the manifest then shows)."""
     results = published_results_dir(Path(innr_bench.__file__).resolve().parent)
     publishing = results is not None and Path(out_dir).resolve().is_relative_to(results.resolve())
-    if publishing and commit is not None and commit.endswith("+dirty") and not allow_dirty:
+    if publishing and uncommitted(commit) and not allow_dirty:
         raise ConfigError(f"--out {out_dir}: publishing into {results} from uncommitted code ({commit}); "
                           "commit first (a +dirty result cannot be checked out), or pass --allow-dirty, "
                           "which the manifest and every leaderboard title then show")

@@ -78,9 +78,9 @@ def attack_pairs(
         place_model(nets[name], device).eval()
     alone = [s for s, nets_of in pairs.items() if nets_of == [s]]
     together = stack > 1 and hasattr(attack, "perturb_stacked")
-    own = stacks(nets, alone, stack) if together else []
-    crafted_alone = [s for s in pairs if not (together and s in alone)]
     predictions = StackedPredictions(nets, stack)
+    own = predictions.stacks(alone) if together else []  # the same stacks the predictions use
+    crafted_alone = [s for s in pairs if not (together and s in alone)]
     counts: dict[tuple[float, str, str], list[int]] = {}
 
     def tally(eps: float, source: str, evaluated: str, fooled: dict[str, torch.Tensor],
@@ -139,15 +139,19 @@ class StackedPredictions:
         self.nets, self.stack = nets, stack
         self.built: dict[tuple[str, ...], list[tuple[list[str], Stacked]]] = {}
 
+    def stacks(self, names: Sequence[str]) -> list[tuple[list[str], Stacked]]:
+        """The nets `names` in stacks of at most `stack`, built once per list of names."""
+        if tuple(names) not in self.built:
+            self.built[tuple(names)] = stacks(self.nets, names, self.stack)
+        return self.built[tuple(names)]
+
     def right(self, names: Sequence[str], x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
         nets = self.nets
         with torch.no_grad():
             if self.stack <= 1:
                 return {n: nets[n](x).argmax(1) == y for n in names}
             right: dict[str, torch.Tensor] = {}
-            if tuple(names) not in self.built:
-                self.built[tuple(names)] = stacks(nets, names, self.stack)
-            for group, stacked in self.built[tuple(names)]:
+            for group, stacked in self.stacks(names):
                 if len(group) == 1:
                     right[group[0]] = nets[group[0]](x).argmax(1) == y
                 else:

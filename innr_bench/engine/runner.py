@@ -17,7 +17,7 @@ import innr_bench
 from innr_bench.config import Suite
 from innr_bench.data.datasets import Dataset
 from innr_bench.engine.cache import TensorCache
-from innr_bench.engine.env import check_publishable, environment
+from innr_bench.engine.env import check_publishable, environment, uncommitted
 from innr_bench.engine.executors import Executor, LocalExecutor
 from innr_bench.engine.executors.base import WorkerSpec
 from innr_bench.engine.numerics import effective, tf32_scope
@@ -109,7 +109,7 @@ class Runner:
                                        "git_commit": env["git_commit"], "numerics": self.numerics,
                                        "executor": self.executor.describe(),
                                        **({"published_from_uncommitted_code": True}
-                                          if publishing and str(env["git_commit"]).endswith("+dirty")
+                                          if publishing and uncommitted(env["git_commit"])
                                           else {})}
             cells = plan.cells()
             reused = self._reusable(cells)

@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from innr_bench.engine.env import uncommitted
 from innr_bench.engine.store import ResultStore, atomic_write_bytes
 from innr_bench.reporting import inheritance
 from innr_bench.reporting.plots import accuracy_vs_bytes, accuracy_vs_eps, transfer_heatmaps
@@ -79,7 +80,7 @@ class Board:
     def uncommitted(self) -> list[str]:
         """The `+dirty` commits the shown cells were computed at (none, for published sets)."""
         commits = {str(r.get("git_commit")) for r in self.records}
-        return sorted(c for c in commits if c.endswith("+dirty"))
+        return sorted(c for c in commits if uncommitted(c))
 
     def view(self, name: str) -> View | None:
         return next((v for v in self.views if v.name == name), None)

@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 from tabulate import tabulate
 
+from innr_bench.engine.env import uncommitted
 from innr_bench.engine.store import ResultStore
 from innr_bench.params import params_model
 from innr_bench.reporting.board import Board
@@ -75,7 +76,7 @@ def result_page(root: Path, images: Path, link: str) -> str:
              r.get("environment", {}).get("device_name", r.get("device", "")),
              (r.get("executor") or {}).get("name", "local"), r.get("computed", ""), r.get("skipped", ""),
              _wall(r), _stages(r),
-             "yes" if r.get("published_from_uncommitted_code") or str(r.get("git_commit")).endswith("+dirty")
+             "yes" if r.get("published_from_uncommitted_code") or uncommitted(r.get("git_commit"))
              else "")
             for r in manifest.get("runs", [])]
     lines.append(tabulate(runs, headers=["started", "commit", "device", "executor", "computed", "reused",
@@ -123,8 +124,9 @@ def results_index(results: Path) -> str:
     rows = []
     for root in sorted(p for p in results.iterdir() if (p / "manifest.json").exists()):
         manifest = ResultStore(root).manifest()
-        commits = sorted({str(r.get("git_commit") or "(none recorded)")[:12] + ("+dirty" if str(
-            r.get("git_commit")).endswith("+dirty") else "") for r in manifest.get("runs", [])})
+        commits = sorted({str(r.get("git_commit") or "(none recorded)")[:12]
+                          + ("+dirty" if uncommitted(r.get("git_commit")) else "")
+                          for r in manifest.get("runs", [])})
         rows.append((f"[{root.name}]({root.name}.md)", manifest.get("suite", {}).get("description", ""),
                      len(manifest.get("cells", [])), ", ".join(commits)))
     return ("# Published results\n\nEach set is what `innr-bench run suites/<name>.yaml` wrote under "
