@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import Field
 from torch import nn
 
-from innr_bench.models.layers import MNIST_MEAN, MNIST_STD, Normalize
+from innr_bench.models.layers import MNIST_MEAN, MNIST_STD, MaxPool2d, Normalize
 from innr_bench.registry import MODELS
 
 # Both LeNets: Adam 1e-3, batch 128, 10 epochs (4,690 steps on 60k images) reaches ~89-90 % on
@@ -25,8 +25,8 @@ def lenet5(
     """LeNet-5 with ReLU, max-pool: conv5(6) -> conv5(16) -> 120 -> 84 -> classes, biases; 61,706 params."""
     return nn.Sequential(
         Normalize(mean, std),
-        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2, 2),
-        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2, 2),
+        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), MaxPool2d(2, 2),
+        nn.Conv2d(6, 16, 5), nn.ReLU(), MaxPool2d(2, 2),
         nn.Flatten(),
         nn.Linear(16 * 5 * 5, 120), nn.ReLU(),
         nn.Linear(120, 84), nn.ReLU(),
@@ -51,8 +51,8 @@ def lenet5_caffe(
     # one ReLU after ip1; biases everywhere.
     return nn.Sequential(
         Normalize(mean, std),
-        nn.Conv2d(1, 20, 5), nn.MaxPool2d(2, 2),
-        nn.Conv2d(20, 50, 5), nn.MaxPool2d(2, 2),
+        nn.Conv2d(1, 20, 5), MaxPool2d(2, 2),
+        nn.Conv2d(20, 50, 5), MaxPool2d(2, 2),
         nn.Flatten(),
         nn.Linear(50 * 4 * 4, 500), nn.ReLU(),
         nn.Linear(500, num_classes),

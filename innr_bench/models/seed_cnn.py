@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import Field
 from torch import nn
 
-from innr_bench.models.layers import MNIST_MEAN, MNIST_STD, Normalize
+from innr_bench.models.layers import MNIST_MEAN, MNIST_STD, MaxPool2d, Normalize
 from innr_bench.registry import MODELS
 
 
@@ -24,10 +24,10 @@ def seed_cnn(
         Normalize(mean, std),
         nn.Conv2d(1, c, 5, bias=False),
         nn.Sigmoid(),
-        nn.MaxPool2d(2, 2),
+        MaxPool2d(2, 2),
         nn.Conv2d(c, 2 * c, 5, bias=False),
         nn.Sigmoid(),
-        nn.MaxPool2d(2, 2),
+        MaxPool2d(2, 2),
         nn.Flatten(),
         nn.Linear(2 * c * 4 * 4, num_classes, bias=False),
     )
