@@ -1,5 +1,7 @@
 """What one copy on the inheritance board costs, one net at a time (`eval.stack_copies: 1`, as
-every published suite ran) against copies stacked (`stack_copies: 8`), side by side in one run:
+every published suite ran) against copies stacked (`stack_copies: 8`), and against the board as
+the published suites computed it (aten's CPU pooling kernel in gradient-free passes too,
+`aten_pooling`), side by side in one run:
 the attack cells of suites/fashion-mnist.yaml (FGSM with 7 eps on 1,000 inputs, PGD with 5 eps
 and 10 steps on 500) for its three targets, each with the original, `--copies` copies (the
 original with small weight noise) and nothing else, timed with 0 copies and with `--copies`;
@@ -24,6 +26,7 @@ from innr_bench.attacks.pgd import PGD
 from innr_bench.engine.env import environment
 from innr_bench.engine.evaluate import attack_pairs
 from innr_bench.engine.progress import Progress
+from innr_bench.models.layers import MaxPool2d
 from innr_bench.models.lenet import lenet5, lenet_300_100
 from innr_bench.models.seed_cnn import seed_cnn
 
@@ -33,10 +36,16 @@ ATTACKS = {"fgsm": (FGSM(eps=[0.0, 0.02, 0.05, 0.0924, 0.15, 0.2, 0.3], clamp=Tr
            "pgd": (PGD(eps=[0.0, 0.02, 0.05, 0.0924, 0.15], steps=10, random_start=True), 500)}
 
 
-def board(build: Any, copies: int) -> tuple[dict[str, torch.nn.Module], dict[str, list[str]]]:
-    """The original and `copies` noisy copies; the original attacked onto all, each copy on itself."""
+def board(build: Any, copies: int, aten_pooling: bool = False
+          ) -> tuple[dict[str, torch.nn.Module], dict[str, list[str]]]:
+    """The original and `copies` noisy copies; the original attacked onto all, each copy on itself.
+    `aten_pooling`: every pooling layer is torch's own nn.MaxPool2d (the code before
+    models.layers.MaxPool2d)."""
     torch.manual_seed(0)
     original = build().eval()
+    if aten_pooling:
+        original = torch.nn.Sequential(*[torch.nn.MaxPool2d(2, 2) if isinstance(m, MaxPool2d) else m
+                                         for m in original])
     nets = {"original": original}
     for i in range(copies):
         net = copy.deepcopy(original)
@@ -76,23 +85,28 @@ def main() -> None:
     results = []
     for target in args.targets:
         for name, (attack, limit) in ATTACKS.items():
-            nets, evaluated_on = board(TARGETS[target], args.copies)
-            alone, _ = board(TARGETS[target], 0)
             row: dict[str, Any] = {"target": target, "attack": name, "inputs": limit, "copies": args.copies}
             counts = {}
-            for stack in (1, args.stack):  # side by side: the original alone, then the board
+            settings = (("aten_pooling", 1, True), ("stack_1", 1, False),
+                        (f"stack_{args.stack}", args.stack, False))
+            for setting, stack, aten in settings:  # side by side: the original alone, then the board
+                nets, evaluated_on = board(TARGETS[target], args.copies, aten)
+                alone, _ = board(TARGETS[target], 0, aten)
                 base, _ = timed(alone, {"original": ["original"]}, attack, limit, stack)
                 total, rows = timed(nets, evaluated_on, attack, limit, stack)
-                row[f"stack_{stack}"] = {"seconds_original": round(base, 3), "seconds_board": round(total, 3),
-                                         "seconds_per_copy": round((total - base) / args.copies, 4)}
-                counts[stack] = {(r["eps"], r["source"], r["evaluated"]):
-                                 (r["correct"], r["cond_transferred"]) for r in rows}
-            one, many = counts[1], counts[args.stack]
+                row[setting] = {"seconds_original": round(base, 3), "seconds_board": round(total, 3),
+                                "seconds_per_copy": round((total - base) / args.copies, 4)}
+                counts[setting] = {(r["eps"], r["source"], r["evaluated"]):
+                                   (r["correct"], r["cond_transferred"]) for r in rows}
+            assert counts["aten_pooling"] == counts["stack_1"], "the pooling changed a count"
+            one, many = counts["stack_1"], counts[f"stack_{args.stack}"]
             row["rows"] = len(one)
             row["rows_differing"] = sum(one[k] != many[k] for k in one)
             row["max_correct_difference"] = max(abs(one[k][0] - many[k][0]) for k in one)
             row["per_copy_speedup"] = round(row["stack_1"]["seconds_per_copy"]
                                             / row[f"stack_{args.stack}"]["seconds_per_copy"], 2)
+            row["per_copy_speedup_over_aten_pooling"] = round(row["aten_pooling"]["seconds_per_copy"]
+                                                              / row["stack_1"]["seconds_per_copy"], 2)
             results.append(row)
             print(json.dumps(row), flush=True)
     fields = ("device_name", "cpu_count", "git_commit", "packages", "torch")
