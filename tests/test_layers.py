@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from innr_bench.models.layers import MaxPool2d
+from innr_bench.models.placement import place_batch, place_model
 from innr_bench.registry import MODELS
 
 
@@ -41,3 +42,7 @@ def test_every_pooled_target_predicts_bit_identically(name: str) -> None:
     x[x < 0.6] = 0.0  # MNIST-like: a constant background gives tied windows
     with torch.no_grad():
         assert torch.equal(model(x), reference(x))
+        # and in the channels-last layout the engine evaluates in
+        cpu = torch.device("cpu")
+        placed, reference = place_model(model, cpu), place_model(reference, cpu)
+        assert torch.equal(placed(place_batch(x, cpu)), reference(place_batch(x, cpu)))

@@ -18,8 +18,7 @@ from innr_bench.models.placement import place_batch, place_model
 def predict(model: nn.Module, x: torch.Tensor, *, batch_size: int, device: torch.device) -> torch.Tensor:
     """Predicted classes (on the CPU) for every input, in batches."""
     place_model(model, device).eval()
-    with torch.no_grad():  # no graph to build: the same logits, less time and memory
-        return torch.cat([model(place_batch(b, device)).argmax(1).cpu() for b in x.split(batch_size)])
+    return torch.cat([model(place_batch(b, device)).argmax(1).cpu() for b in x.split(batch_size)])
 
 
 def weight_errors(

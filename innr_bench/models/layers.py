@@ -36,10 +36,16 @@ class Normalize(nn.Module):
 class MaxPool2d(nn.MaxPool2d):
     """`nn.MaxPool2d` whose passes that need no gradient, on the CPU, for 2x2 windows of stride 2
     (the LeNets'), are three elementwise maxima of the window's four positions: the same values
-    (a maximum is exact in any order; NaN propagates in both), measured ~6x faster than aten's
-    CPU pooling kernel at 2 threads (benchmarks/test_pool_cost.py). Training and attacks, which
-    need gradients, run aten's kernel: which input of a tied window gets the gradient follows its
-    order, and the published numbers with it."""
+    (a maximum is exact in any order; NaN propagates in both; the logits that follow are bit for
+    bit the same in the channels-last layout the engine uses). Measured at 2 threads, side by
+    side: the pooling alone ~6x faster than aten's kernel on NCHW tensors; evaluating 10,000
+    inputs channels-last, LeNet-5 1.25-1.39x and LeNet-5 (Caffe) 1.08x faster, the seed CNN
+    0.88-1.05x (no gain: its pooling is a small share); the FGSM inheritance board 1.16x (seed
+    CNN) and 1.21x (LeNet-5) a copy, PGD's 0.95-1.03x (benchmarks/test_pool_cost.py,
+    benchmarks/inheritance_stack.py). Training and
+    attacks, which need gradients, run aten's kernel: which input of a tied window gets the
+    gradient follows its order, and the published numbers with it (an autograd function with the
+    same gradients was bit-identical but slower to train with)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if (self.kernel_size in (2, (2, 2)) and self.stride in (2, (2, 2)) and self.padding in (0, (0, 0))
