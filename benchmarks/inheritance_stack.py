@@ -87,8 +87,10 @@ def main() -> None:
         for name, (attack, limit) in ATTACKS.items():
             row: dict[str, Any] = {"target": target, "attack": name, "inputs": limit, "copies": args.copies}
             counts = {}
-            settings = (("aten_pooling", 1, True), ("stack_1", 1, False),
-                        (f"stack_{args.stack}", args.stack, False))
+            # the pooling layer differs from aten's only in CPU passes: on a card the first setting
+            # would repeat the second
+            settings = ((("aten_pooling", 1, True),) if DEVICE.type == "cpu" else ()) + (
+                ("stack_1", 1, False), (f"stack_{args.stack}", args.stack, False))
             for setting, stack, aten in settings:  # side by side: the original alone, then the board
                 nets, evaluated_on = board(TARGETS[target], args.copies, aten)
                 alone, _ = board(TARGETS[target], 0, aten)
@@ -98,15 +100,17 @@ def main() -> None:
                                 "seconds_per_copy": round((total - base) / args.copies, 4)}
                 counts[setting] = {(r["eps"], r["source"], r["evaluated"]):
                                    (r["correct"], r["cond_transferred"]) for r in rows}
-            assert counts["aten_pooling"] == counts["stack_1"], "the pooling changed a count"
+            same = counts.get("aten_pooling", counts["stack_1"]) == counts["stack_1"]
+            assert same, "the pooling layer changed a count"
             one, many = counts["stack_1"], counts[f"stack_{args.stack}"]
             row["rows"] = len(one)
             row["rows_differing"] = sum(one[k] != many[k] for k in one)
             row["max_correct_difference"] = max(abs(one[k][0] - many[k][0]) for k in one)
             row["per_copy_speedup"] = round(row["stack_1"]["seconds_per_copy"]
                                             / row[f"stack_{args.stack}"]["seconds_per_copy"], 2)
-            row["per_copy_speedup_over_aten_pooling"] = round(row["aten_pooling"]["seconds_per_copy"]
-                                                              / row["stack_1"]["seconds_per_copy"], 2)
+            if "aten_pooling" in row:
+                row["per_copy_speedup_over_aten_pooling"] = round(row["aten_pooling"]["seconds_per_copy"]
+                                                                  / row["stack_1"]["seconds_per_copy"], 2)
             results.append(row)
             print(json.dumps(row), flush=True)
     fields = ("device_name", "cpu_count", "git_commit", "packages", "torch")
