@@ -27,6 +27,7 @@ def test_a_damaged_cache_file_is_detected_and_not_used(tmp_path: Path, caplog, d
     assert cache.load("targets", "k") is None
     assert "corrupt cache file" in caplog.text
 
+
 def test_tensor_cache_round_trip_and_truncation(tmp_path: Path) -> None:
     cache = TensorCache(tmp_path)
     tensors = {"w": torch.arange(6.0).reshape(2, 3)}
@@ -36,6 +37,7 @@ def test_tensor_cache_round_trip_and_truncation(tmp_path: Path) -> None:
     path = tmp_path / "targets" / "k.safetensors"
     path.write_bytes(path.read_bytes()[:20])
     assert cache.load("targets", "k") is None
+
 
 def test_cache_entries_travel_between_caches_and_damage_is_refused(tmp_path: Path) -> None:
     disk = TensorCache(tmp_path)

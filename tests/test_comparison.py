@@ -55,3 +55,23 @@ def test_an_improvement_is_better_not_worse() -> None:
     verdict = compare_samples(Sample.of({"0": 90.0}), Sample.of({"0": 91.0}), same_environment=True,
                               tolerance_pt=0.5)
     assert verdict.better and not verdict.worse
+
+
+def test_a_value_that_is_not_a_number_never_agrees() -> None:
+    verdict = compare_samples(Sample.of({"0": 90.0}), Sample.of({"0": float("nan")}), same_environment=True,
+                              tolerance_pt=0.5)
+    assert not verdict.agrees and verdict.seeds_beyond() == {"0"} and verdict.excess == math.inf
+    with pytest.raises(ValueError, match="at least one seed"):
+        Sample.of({})
+
+
+def test_excess_ranks_the_value_beyond_its_allowance_first() -> None:
+    noisy = compare_samples(Sample.of({"0": 80.0, "1": 90.0}), Sample.of({"0": 81.0, "1": 91.0}),
+                            same_environment=False, tolerance_pt=0.5)  # +1.0, allowed ~10.5
+    flat = compare_samples(Sample.of({"0": 90.0, "1": 90.0}), Sample.of({"0": 90.8, "1": 90.8}),
+                           same_environment=False, tolerance_pt=0.5)  # +0.8, allowed 0.5
+    assert noisy.agrees and not flat.agrees and flat.excess > noisy.excess
+    swapped = compare_samples(Sample.of({"0": 99.0, "1": 98.0}), Sample.of({"0": 98.0, "1": 99.0}),
+                              same_environment=True, tolerance_pt=0.5)
+    assert swapped.change == 0.0 and swapped.worse and swapped.better  # paired: each seed is judged
+    assert swapped.worst_seed == pytest.approx(-1.0)

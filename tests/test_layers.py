@@ -46,3 +46,16 @@ def test_every_pooled_target_predicts_bit_identically(name: str) -> None:
         cpu = torch.device("cpu")
         placed, reference = place_model(model, cpu), place_model(reference, cpu)
         assert torch.equal(placed(place_batch(x, cpu)), reference(place_batch(x, cpu)))
+
+
+def test_gradients_through_vmap_are_atens_too() -> None:
+    """Stacked white-box attacks take input gradients through a vmap (Stacked's forward), inside
+    which the tensor reports requires_grad False: the layer must still hand the gradient to
+    aten's kernel and its tie order."""
+    from torch.func import vmap
+
+    xs = torch.round(torch.rand(3, 2, 4, 6, 6) * 2) / 2  # three nets' inputs, many ties
+    ours, theirs = xs.clone().requires_grad_(), xs.clone().requires_grad_()
+    vmap(MaxPool2d(2, 2))(ours).pow(2).sum().backward()
+    torch.stack([nn.MaxPool2d(2, 2)(v) for v in theirs]).pow(2).sum().backward()
+    assert torch.equal(ours.grad, theirs.grad)

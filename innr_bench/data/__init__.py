@@ -2,6 +2,6 @@
 (datasets: MNIST, Fashion-MNIST, CIFAR, SVHN, synthetic), your own files (files: tensors,
 image folders) and the MNIST IDX reader with its checksums (mnist_files)."""
 
-from innr_bench.data.datasets import Dataset
+from innr_bench.data.datasets import Dataset, fashion_mnist, mnist, synthetic
 
-__all__ = ["Dataset"]
+__all__ = ["Dataset", "fashion_mnist", "mnist", "synthetic"]

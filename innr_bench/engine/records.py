@@ -202,7 +202,7 @@ def upgrade(record: dict[str, Any]) -> dict[str, Any]:
     if version < 3 and found.get("kind") == "attack" and found.get("status") == "ok":
         found["transfer"] = [{("evaluated" if k == "target" else k): v for k, v in row.items()}
                              for row in found.get("transfer", [])]
-    found["schema_version"] = SCHEMA_VERSION
+    found["schema_version"] = max(version, SCHEMA_VERSION)  # a newer record keeps its own
     return found
 
 

@@ -42,15 +42,17 @@ class MaxPool2d(nn.MaxPool2d):
     inputs channels-last, LeNet-5 1.25-1.39x and LeNet-5 (Caffe) 1.08x faster, the seed CNN
     0.88-1.05x (no gain: its pooling is a small share); the FGSM inheritance board 1.16x (seed
     CNN) and 1.21x (LeNet-5) a copy, PGD's 0.95-1.03x (benchmarks/test_pool_cost.py,
-    benchmarks/inheritance_stack.py). Training and
-    attacks, which need gradients, run aten's kernel: which input of a tied window gets the
+    benchmarks/inheritance_stack.py). Whenever gradients are enabled (training, every attack,
+    stacked attacks inside vmap too) aten's kernel runs: which input of a tied window gets the
     gradient follows its order, and the published numbers with it (an autograd function with the
     same gradients was bit-identical but slower to train with)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if (self.kernel_size in (2, (2, 2)) and self.stride in (2, (2, 2)) and self.padding in (0, (0, 0))
                 and self.dilation in (1, (1, 1)) and not self.ceil_mode and not self.return_indices
-                and x.device.type == "cpu" and not (torch.is_grad_enabled() and x.requires_grad)
+                # only where no gradient is taken at all: inside torch.func transforms (vmap of a
+                # stacked attack) a tensor that gradients flow through reports requires_grad False
+                and x.device.type == "cpu" and not torch.is_grad_enabled()
                 and x.dim() >= 3 and x.shape[-1] % 2 == 0 and x.shape[-2] % 2 == 0):
             return pairwise_max_pool(x)
         return super().forward(x)

@@ -35,6 +35,8 @@ class Sample:
 
     @classmethod
     def of(cls, by_seed: Mapping[str, float]) -> Sample:
+        if not by_seed:
+            raise ValueError("a sample needs the value of at least one seed")
         values = [float(v) for v in by_seed.values()]
         return cls({str(k): float(v) for k, v in by_seed.items()}, sum(values) / len(values),
                    sample_std(values), len(values))
@@ -51,20 +53,32 @@ class Verdict:
     changes: dict[str, float] = field(default_factory=dict)  # same-seed changes, where seeds overlap
 
     @property
+    def judged(self) -> list[float]:
+        """The changes the verdict rests on: each seed's (paired) or the mean's (spread)."""
+        return list(self.changes.values()) if self.mode == "paired" else [self.change]
+
+    @property
     def worse(self) -> bool:
-        if self.mode == "paired":
-            return min(self.changes.values()) < -self.allowed - SLACK
-        return self.change < -self.allowed - SLACK
+        return any(c < -self.allowed - SLACK for c in self.judged)
 
     @property
     def better(self) -> bool:
-        if self.mode == "paired":
-            return max(self.changes.values()) > self.allowed + SLACK
-        return self.change > self.allowed + SLACK
+        return any(c > self.allowed + SLACK for c in self.judged)
 
     @property
     def agrees(self) -> bool:
-        return not (self.worse or self.better)
+        # a value that is not a number (a diverged fit) never agrees
+        return all(math.isfinite(c) for c in self.judged) and not (self.worse or self.better)
+
+    @property
+    def excess(self) -> float:
+        """How far the largest judged change lies beyond the allowance (<= 0: within; inf: NaN)."""
+        return max((abs(c) - self.allowed if math.isfinite(c) else math.inf) for c in self.judged)
+
+    @property
+    def worst_seed(self) -> float | None:
+        """The judged change of largest size, paired (None by spread)."""
+        return max(self.changes.values(), key=abs) if self.mode == "paired" else None
 
     @property
     def largest_same_seed(self) -> float:
@@ -75,7 +89,8 @@ class Verdict:
         """The seeds whose cells this verdict rejects: paired, each seed on its own; by spread,
         every seed of a setting whose means differ."""
         if self.mode == "paired":
-            return {s for s, c in self.changes.items() if abs(c) > self.allowed + SLACK}
+            return {s for s, c in self.changes.items()
+                    if not math.isfinite(c) or abs(c) > self.allowed + SLACK}
         return set() if self.agrees else set(self.changes) or {"*"}
 
 

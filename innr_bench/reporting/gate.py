@@ -130,7 +130,11 @@ def check(results_dir: Path, baseline: Baseline, tolerance_pt: float) -> pd.Data
         grew = int(now["size_bytes"]) > entry.size_bytes
         status = "REGRESSION" if verdict.worse or grew else "improved" if verdict.better else "ok"
         rows.append(row | {"current %": round(100 * now["accuracy_mean"], 2),
-                           "Δ pt": round(verdict.change, 2), "allowed pt": round(verdict.allowed, 2),
+                           "Δ pt": round(verdict.change, 2),
+                           # paired, the verdict is each seed's: the seed that moved most
+                           "worst seed Δ pt": (None if verdict.worst_seed is None
+                                               else round(verdict.worst_seed, 2)),
+                           "allowed pt": round(verdict.allowed, 2),
                            "mode": verdict.mode,
                            "bytes": int(now["size_bytes"]), "baseline bytes": entry.size_bytes,
                            "status": status})

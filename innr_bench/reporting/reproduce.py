@@ -162,16 +162,18 @@ def _compare_setting(
                               Sample.of({s: vb[name] for s, _, vb in measured}),
                               same_environment=same_environment, tolerance_pt=tolerance_pt)
         for name in values(pairs[0][0]) if all(name in va and name in vb for _, va, vb in measured)}
-    worst = max(verdicts, key=lambda n: abs(verdicts[n].change), default="")
+    # the value furthest beyond its allowance (the one a verdict of "differs" rests on)
+    worst = max(verdicts, key=lambda n: verdicts[n].excess, default="")
     judged = []
     for (ra, rb), (seed, va, vb) in zip(pairs, measured):
-        agrees = not any(seed in v.seeds_beyond() for v in verdicts.values())
+        # nothing measured on both sides (e.g. other eps lists) is not agreement
+        agrees = bool(verdicts) and not any(seed in v.seeds_beyond() for v in verdicts.values())
         if verdicts and verdicts[worst].mode == "paired":  # this seed's own largest change
             name = max(verdicts, key=lambda n: abs(verdicts[n].changes[seed]))
             text = f"{name} {va[name]:.2f} -> {vb[name]:.2f}"
         else:
             text = (f"mean {worst} {verdicts[worst].change:+.2f} pt (allowed {verdicts[worst].allowed:.2f})"
-                    if worst else "")
+                    if worst else "no value measured on both sides")
         judged.append(((ra, rb), agrees, text))
     if verdicts and verdicts[worst].mode == "paired":  # the largest change of one seed
         shift_name = max(verdicts, key=lambda n: verdicts[n].largest_same_seed)
