@@ -184,11 +184,14 @@ class AttackModel(RecordModel):
     control: dict[str, Any] | None = None  # the independently trained net: its accuracy
 
 
+FINISHED = {"compressor": CompressorModel, "attack": AttackModel}  # the model of a finished cell, by kind
+
+
 def finished(records: Iterable[dict[str, Any]], kind: Literal["compressor", "attack"]
              ) -> list[Any]:
     """The finished records of one kind as typed models (CompressorModel / AttackModel)."""
-    model = CompressorModel if kind == "compressor" else AttackModel
-    return [model.model_validate(r) for r in records if r.get("kind") == kind and r.get("status") == "ok"]
+    return [FINISHED[kind].model_validate(r) for r in records
+            if r.get("kind") == kind and r.get("status") == "ok"]
 
 
 def upgrade(record: dict[str, Any]) -> dict[str, Any]:
@@ -209,8 +212,6 @@ def upgrade(record: dict[str, Any]) -> dict[str, Any]:
 def validated(record: dict[str, Any]) -> dict[str, Any]:
     """The upgraded record, checked against the schema (ValidationError when it does not fit)."""
     found = upgrade(record)
-    model = RecordModel
-    if found.get("status") == "ok":
-        model = CompressorModel if found.get("kind") == "compressor" else AttackModel
+    model = FINISHED.get(found.get("kind"), RecordModel) if found.get("status") == "ok" else RecordModel
     model.model_validate(found)
     return found

@@ -161,7 +161,7 @@ def _compare_setting(
         name: compare_samples(Sample.of({s: va[name] for s, va, _ in measured}),
                               Sample.of({s: vb[name] for s, _, vb in measured}),
                               same_environment=same_environment, tolerance_pt=tolerance_pt)
-        for name in values(pairs[0][0]) if all(name in va and name in vb for _, va, vb in measured)}
+        for name in measured[0][1] if all(name in va and name in vb for _, va, vb in measured)}
     # the value furthest beyond its allowance (the one a verdict of "differs" rests on)
     worst = max(verdicts, key=lambda n: verdicts[n].excess, default="")
     judged = []

@@ -151,13 +151,13 @@ def write_site(paths: list[Path], out: Path) -> list[Path]:
     pages = []
     for results in dirs:
         summary = suite_page(results, out / results.name)
-        summaries.append({**summary, "suite": f"{results.name}/index.html|{summary['suite']}"})
+        summaries.append({**summary, "link": f"{results.name}/index.html"})
         pages.append(out / results.name / "index.html")
     index = pd.DataFrame(summaries)
-    links = "".join(f"<li><a href=\"{html.escape(s['suite'].split('|')[0])}\">"
-                    f"{html.escape(s['suite'].split('|')[1])}</a>: {html.escape(s['description'])}</li>\n"
+    links = "".join(f"<li><a href=\"{html.escape(s['link'])}\">"
+                    f"{html.escape(s['suite'])}</a>: {html.escape(s['description'])}</li>\n"
                     for s in summaries)
-    table = html_table(index.assign(suite=index["suite"].str.split("|").str[1]))
+    table = html_table(index.drop(columns="link"))
     body = (f"<h1>innr-bench results</h1>\n<ul>{links}</ul>\n<h2>Suites</h2>\n{table}"
             "<p class=\"caption\">Every number on these pages comes from stored records of real runs; "
             "each suite page lists the environment, data hashes and runs that produced them.</p>")
