@@ -34,6 +34,7 @@ from innr_bench.compress.serialize import to_bytes
 from innr_bench.config import parse_suite
 from innr_bench.data.datasets import Dataset
 from innr_bench.engine.env import resolve_device
+from innr_bench.engine.memory import keep_freed_memory
 from innr_bench.engine.paths import cache_dir
 from innr_bench.engine.progress import Progress
 from innr_bench.engine.runner import Runner
@@ -81,6 +82,7 @@ def compress(model: nn.Module, method: str = "innr-siren", *, data: Dataset | No
     if not compressor.data_free and data is None:
         raise ConfigError(f"{method}: this setting uses training data; pass data=...")
     torch_device = resolve_device(device)
+    keep_freed_memory()  # as in a run's worker: the fit's steps reuse their freed pages
     shape = tuple(data.test_x.shape[1:]) if data is not None else input_shape
     ctx = CompressContext(seed=seed, device=torch_device, progress=Progress(enabled=False),
                           data=None if compressor.data_free else data, train=TrainConfig(**(train or {})),

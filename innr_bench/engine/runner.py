@@ -20,6 +20,7 @@ from innr_bench.engine.cache import TensorCache
 from innr_bench.engine.env import check_publishable, environment, uncommitted
 from innr_bench.engine.executors import Executor, LocalExecutor
 from innr_bench.engine.executors.base import WorkerSpec
+from innr_bench.engine.memory import keep_freed_memory
 from innr_bench.engine.numerics import effective, tf32_scope
 from innr_bench.engine.plan import Plan, Task
 from innr_bench.engine.progress import Progress
@@ -108,6 +109,8 @@ class Runner:
                                        "environment": plan.environment, "reuse": self.reuse,
                                        "git_commit": env["git_commit"], "numerics": self.numerics,
                                        "executor": self.executor.describe(),
+                                       # the wall and stage times depend on it (engine/memory.py)
+                                       "freed_memory_kept": keep_freed_memory(),
                                        **({"published_from_uncommitted_code": True}
                                           if publishing and uncommitted(env["git_commit"])
                                           else {})}
