@@ -41,11 +41,11 @@ class MaxPool2d(nn.MaxPool2d):
     side: the pooling alone ~6x faster than aten's kernel on NCHW tensors; evaluating 10,000
     inputs channels-last, LeNet-5 1.25-1.39x and LeNet-5 (Caffe) 1.08x faster, the seed CNN
     0.88-1.05x (no gain: its pooling is a small share); the FGSM inheritance board 1.16x (seed
-    CNN) and 1.21x (LeNet-5) a copy, PGD's 0.95-1.03x (benchmarks/test_pool_cost.py,
-    benchmarks/inheritance_stack.py). Whenever gradients are enabled (training, every attack,
-    stacked attacks inside vmap too) aten's kernel runs: which input of a tied window gets the
-    gradient follows its order, and the published numbers with it (an autograd function with the
-    same gradients was bit-identical but slower to train with)."""
+    CNN) and 1.21x (LeNet-5) a copy, PGD's 0.95-1.03x (benchmarks/test_pool_cost.py and
+    benchmarks/measured/inheritance-stack-2026-12-01b.json). Whenever gradients are enabled
+    (training, every attack, stacked attacks inside vmap too) aten's kernel runs: which input
+    of a tied window gets the gradient follows its order, and the published numbers with it (an
+    autograd function with the same gradients was bit-identical but slower to train with)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if (self.kernel_size in (2, (2, 2)) and self.stride in (2, (2, 2)) and self.padding in (0, (0, 0))
