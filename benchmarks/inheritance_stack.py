@@ -10,7 +10,8 @@ the cost per copy is the difference over the count. Also reports how many counts
 between the settings (floating-point summation order; the published setting must match the
 one-at-a-time board exactly).
 
-    python benchmarks/inheritance_stack.py [--copies 16] [--stack 8] [--device cuda] [--out FILE.json]
+    python benchmarks/inheritance_stack.py [--copies 16] [--stack 8] [--repeat 3] [--device cuda]
+        [--out FILE.json]
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import argparse
 import copy
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -28,9 +30,10 @@ import torch
 
 from innr_bench.attacks.fgsm import FGSM
 from innr_bench.attacks.pgd import PGD
+from innr_bench.engine import memory
 from innr_bench.engine.env import environment
 from innr_bench.engine.evaluate import attack_pairs
-from innr_bench.engine.memory import ENV_SWITCH, keep_freed_memory
+from innr_bench.engine.memory import ENV_SWITCH
 from innr_bench.engine.progress import Progress
 from innr_bench.models.layers import MaxPool2d
 from innr_bench.models.lenet import lenet5, lenet_300_100
@@ -82,10 +85,12 @@ Counts = dict[tuple[float, str, str], tuple[int, int]]
 
 def measure(target: str, attack_name: str, copies: int, stack: int, aten: bool
             ) -> tuple[dict[str, float], Counts]:
-    """One setting: the original alone, then the board; seconds and the board's counts."""
+    """One setting: the original alone (once untimed, to warm up), then timed, then the board;
+    seconds and the board's counts."""
     attack, limit = ATTACKS[attack_name]
     nets, evaluated_on = board(TARGETS[target], copies, aten)
     alone, _ = board(TARGETS[target], 0, aten)
+    timed(alone, {"original": ["original"]}, attack, limit, stack)
     base, _ = timed(alone, {"original": ["original"]}, attack, limit, stack)
     total, rows = timed(nets, evaluated_on, attack, limit, stack)
     seconds = {"seconds_original": round(base, 3), "seconds_board": round(total, 3),
@@ -98,16 +103,27 @@ def published(target: str, attack_name: str, copies: int) -> tuple[dict[str, flo
     """The published setting, measured in a fresh process with the allocator's defaults."""
     command = [sys.executable, __file__, "--published-only", "--targets", target, "--attack", attack_name,
                "--copies", str(copies)]
-    done = subprocess.run(command, env={**os.environ, ENV_SWITCH: "0"}, capture_output=True, text=True,
-                          check=True)
+    done = subprocess.run(command, env={**os.environ, ENV_SWITCH: "0"}, stdout=subprocess.PIPE, text=True,
+                          check=True)  # its stderr goes straight through
     answer = json.loads(done.stdout.strip().splitlines()[-1])
     return answer["seconds"], {tuple(k): tuple(v) for k, v in answer["counts"]}
+
+
+def median_of(runs: list[dict[str, float]]) -> dict[str, Any]:
+    """The median of each timing over the repeats, and every repeat's seconds a copy."""
+    return {**{k: round(statistics.median(r[k] for r in runs), 4) for k in runs[0]},
+            "seconds_per_copy_runs": [r["seconds_per_copy"] for r in runs]}
+
+
+def differing(a: Counts, b: Counts) -> int:
+    return sum(a[k] != b.get(k) for k in a) + len(b.keys() - a.keys())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--copies", type=int, default=16)
-    parser.add_argument("--stack", type=int, default=8)
+    parser.add_argument("--stack", type=int, default=8, help="1: leave the stacked setting out")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds of every setting, in turn; medians")
     parser.add_argument("--targets", nargs="*", default=list(TARGETS))
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     parser.add_argument("--out")
@@ -120,38 +136,44 @@ def main() -> None:
         seconds, counts = measure(args.targets[0], args.attack, args.copies, 1, True)
         print(json.dumps({"seconds": seconds, "counts": [[list(k), list(v)] for k, v in counts.items()]}))
         return
-    keep_freed_memory()  # as in a run's worker
+    memory.keep_freed_memory()  # as in a run's worker
     env = environment(DEVICE)  # read first: the code as it starts, not as it may be by the end
-    results = []
+    fields = ("device_name", "cpu_count", "git_commit", "packages", "torch")
+    out: dict[str, Any] = {"environment": {k: env.get(k) for k in fields}, "threads": torch.get_num_threads(),
+                           "repeat": args.repeat, "results": []}
+    stacked = f"stack_{args.stack}"
     for target in args.targets:
         for name, (_, limit) in ATTACKS.items():
             row: dict[str, Any] = {"target": target, "attack": name, "inputs": limit, "copies": args.copies}
-            counts = {}
-            # the pooling layer and the allocator differ from the published code only on the CPU:
-            # on a card the published setting would repeat the one-at-a-time board
-            if DEVICE.type == "cpu":
-                row["published"], counts["published"] = published(target, name, args.copies)
-            for setting, stack in (("stack_1", 1), (f"stack_{args.stack}", args.stack)):
-                row[setting], counts[setting] = measure(target, name, args.copies, stack, False)
-            assert counts.get("published", counts["stack_1"]) == counts["stack_1"], \
-                "the pooling layer or the allocator changed a count"
-            one, many = counts["stack_1"], counts[f"stack_{args.stack}"]
+            timings: dict[str, list[dict[str, float]]] = {}
+            counts: dict[str, Counts] = {}
+            for _ in range(args.repeat):  # every setting once a round, so drifts hit them alike
+                # the pooling layer and the allocator differ from the published code only on the
+                # CPU: on a card the published setting would repeat the one-at-a-time board
+                if DEVICE.type == "cpu":
+                    seconds, counts["published"] = published(target, name, args.copies)
+                    timings.setdefault("published", []).append(seconds)
+                for setting, stack in (("stack_1", 1), (stacked, args.stack))[: 2 if args.stack > 1 else 1]:
+                    seconds, counts[setting] = measure(target, name, args.copies, stack, False)
+                    timings.setdefault(setting, []).append(seconds)
+            row.update({setting: median_of(runs) for setting, runs in timings.items()})
+            one = counts["stack_1"]
             row["rows"] = len(one)
-            row["rows_differing"] = sum(one[k] != many[k] for k in one)
-            row["max_correct_difference"] = max(abs(one[k][0] - many[k][0]) for k in one)
-            row["per_copy_speedup"] = round(row["stack_1"]["seconds_per_copy"]
-                                            / row[f"stack_{args.stack}"]["seconds_per_copy"], 2)
-            if "published" in row:
+            if "published" in row:  # must be 0: neither the pooling layer nor the allocator may move a count
+                row["published_rows_differing"] = differing(counts["published"], one)
                 row["per_copy_speedup_over_published"] = round(row["published"]["seconds_per_copy"]
                                                                / row["stack_1"]["seconds_per_copy"], 2)
-            results.append(row)
+            if args.stack > 1:
+                many = counts[stacked]
+                row["rows_differing"] = differing(one, many)
+                row["max_correct_difference"] = max(abs(one[k][0] - many[k][0]) for k in one)
+                row["per_copy_speedup"] = round(row["stack_1"]["seconds_per_copy"]
+                                                / row[stacked]["seconds_per_copy"], 2)
+            out["results"].append(row)
             print(json.dumps(row), flush=True)
-    fields = ("device_name", "cpu_count", "git_commit", "packages", "torch")
-    out = {"environment": {k: env.get(k) for k in fields},
-           "threads": torch.get_num_threads(), "results": results}
-    if args.out:
-        with open(args.out, "w") as handle:
-            json.dump(out, handle, indent=1)
+            if args.out:  # as the rows come: a later failure keeps what was measured
+                with open(args.out, "w") as handle:
+                    json.dump(out, handle, indent=1)
 
 
 if __name__ == "__main__":

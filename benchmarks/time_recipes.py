@@ -23,12 +23,14 @@ from innr_bench import components  # noqa: F401  (registers the built-ins)
 from innr_bench.compress.base import CompressContext, fp32_bytes
 from innr_bench.compress.innr.compressor import InnrSiren
 from innr_bench.compress.innr.spec import PRESETS
+from innr_bench.engine import memory
 from innr_bench.engine.progress import Progress
 from innr_bench.models.train import TrainConfig, train
 from innr_bench.registry import DATASETS, MODELS
 
 
 def main() -> None:
+    memory.keep_freed_memory()  # timed as a run's worker computes
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--dataset", default="fashion-mnist")

@@ -33,8 +33,8 @@ from innr_bench.compress.base import CompressContext, Compressed, fp32_bytes
 from innr_bench.compress.serialize import to_bytes
 from innr_bench.config import parse_suite
 from innr_bench.data.datasets import Dataset
+from innr_bench.engine import memory
 from innr_bench.engine.env import resolve_device
-from innr_bench.engine.memory import keep_freed_memory
 from innr_bench.engine.paths import cache_dir
 from innr_bench.engine.progress import Progress
 from innr_bench.engine.runner import Runner
@@ -75,20 +75,26 @@ def compress(model: nn.Module, method: str = "innr-siren", *, data: Dataset | No
              input_shape: tuple[int, ...] | None = None, **params: Any) -> Compression:
     """`model` compressed by a registered compressor, with its params as a suite writes them;
     `data` (training images) only for compressors that use it, `train` their fine-tuning recipe,
-    `input_shape` (C, H, W) for distillation on synthetic inputs without data."""
+    `input_shape` (C, H, W) for distillation on synthetic inputs without data. On the CPU this
+    sets glibc's allocator to reuse freed blocks for the rest of the process, as a run does
+    (engine/memory.py; `INNR_BENCH_KEEP_FREED_MEMORY=0` leaves it alone)."""
     factory = COMPRESSORS.get(method)
     checked = validate_params(factory, params, where=f"{method} params")
     compressor = factory(**checked)
     if not compressor.data_free and data is None:
         raise ConfigError(f"{method}: this setting uses training data; pass data=...")
     torch_device = resolve_device(device)
-    keep_freed_memory()  # as in a run's worker: the fit's steps reuse their freed pages
+    if torch_device.type == "cpu":  # as in a run's worker
+        memory.keep_freed_memory()
     shape = tuple(data.test_x.shape[1:]) if data is not None else input_shape
     ctx = CompressContext(seed=seed, device=torch_device, progress=Progress(enabled=False),
                           data=None if compressor.data_free else data, train=TrainConfig(**(train or {})),
                           input_shape=shape)
     original = copy.deepcopy(model).to(torch_device).eval()
-    stored = compressor.compress(original, ctx)
+    try:
+        stored = compressor.compress(original, ctx)
+    finally:
+        memory.release_freed_memory()  # the fit's kept memory back to the OS
     return Compression(stored.size_bytes, fp32_bytes(original), stored.reconstruct(original).cpu(),
                        stored.info, stored)
 
@@ -115,7 +121,8 @@ def evaluate(
 ) -> Board:
     """Compress and attack `model` as a suite would (`out/<name>/` is its results directory) and
     return the Board of its leaderboards. `data`: a dataset name (`"mnist"`), a suite dataset
-    entry (`{"name": "image-folder", "params": {...}}`), `tensors(...)`, or a Dataset."""
+    entry (`{"name": "image-folder", "params": {...}}`), `tensors(...)`, or a Dataset. On the
+    CPU, as in every run, glibc's allocator is set to reuse freed blocks (engine/memory.py)."""
     weights = _checkpoint(model)
     builder = f"{API_PREFIX}{name}"
     _register(builder, model)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import platform
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,7 @@ import torch
 
 from innr_bench.cli import main
 from innr_bench.config import Suite, load_suite
+from innr_bench.engine import memory
 from innr_bench.engine.cache import TensorCache
 from innr_bench.engine.runner import Runner
 
@@ -63,6 +66,10 @@ def test_ray_gives_the_local_numbers(
     assert got == expected
     record = json.loads(next((tmp_path / "ray" / "smoke" / "records").glob("*.json")).read_text())
     assert record["worker"]["executor"] == "ray" and record["worker"]["torch_threads"] == 1
+    # the worker process kept freed memory as the run asked (glibc, no malloc settings of one's own)
+    glibc = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
+    ours = memory.wanted() and not any(name in os.environ for name in memory.USER_SETTINGS)
+    assert record["worker"]["freed_memory_kept"] is (glibc and ours)
     manifest = json.loads((tmp_path / "ray" / "smoke" / "manifest.json").read_text())
     assert manifest["runs"][-1]["executor"]["name"] == "ray"
     # what the workers trained and compressed came back into the runner's cache

@@ -97,6 +97,7 @@ class WorkerModel(_Loose):
     host: str
     device_name: str
     torch_threads: int  # fits of thousands of steps round differently with another thread count
+    freed_memory_kept: bool | None = None  # engine/memory.py; wall times depend on it (none before)
 
 
 class RecordModel(_Loose):

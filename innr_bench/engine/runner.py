@@ -16,11 +16,11 @@ from typing import Any
 import innr_bench
 from innr_bench.config import Suite
 from innr_bench.data.datasets import Dataset
+from innr_bench.engine import memory
 from innr_bench.engine.cache import TensorCache
 from innr_bench.engine.env import check_publishable, environment, uncommitted
 from innr_bench.engine.executors import Executor, LocalExecutor
 from innr_bench.engine.executors.base import WorkerSpec
-from innr_bench.engine.memory import keep_freed_memory
 from innr_bench.engine.numerics import effective, tf32_scope
 from innr_bench.engine.plan import Plan, Task
 from innr_bench.engine.progress import Progress
@@ -104,13 +104,12 @@ class Runner:
             plan = self.plan = Plan(self.suite, self.data, self.environment())
             spec = WorkerSpec(uuid.uuid4().hex, self.suite, self.data, self.device.type, self.numerics,
                               plan.environment, env["git_commit"], innr_bench.__version__,
-                              plugin_modules(self.suite), self.force)
+                              plugin_modules(self.suite), self.force,
+                              keep_freed_memory=memory.wanted())
             current: dict[str, Any] = {"started": now(), "device": str(self.device),
                                        "environment": plan.environment, "reuse": self.reuse,
                                        "git_commit": env["git_commit"], "numerics": self.numerics,
                                        "executor": self.executor.describe(),
-                                       # the wall and stage times depend on it (engine/memory.py)
-                                       "freed_memory_kept": keep_freed_memory(),
                                        **({"published_from_uncommitted_code": True}
                                           if publishing and uncommitted(env["git_commit"])
                                           else {})}

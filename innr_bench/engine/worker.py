@@ -25,10 +25,10 @@ import innr_bench
 from innr_bench.compress.base import CompressContext, Compressed, fp32_bytes, named_weights
 from innr_bench.config import CONTROL, ORIGINAL, Component
 from innr_bench.data.datasets import Dataset
+from innr_bench.engine import memory
 from innr_bench.engine.cache import CacheEntry, TensorCache
 from innr_bench.engine.env import device_name
 from innr_bench.engine.evaluate import attack_pairs, inheritance_rows, predict, weight_errors
-from innr_bench.engine.memory import keep_freed_memory
 from innr_bench.engine.plan import Plan, TargetGroup, Task, attacked, inherited
 from innr_bench.engine.progress import Progress, RecordedProgress
 from innr_bench.engine.records import SCHEMA_VERSION, validated
@@ -90,6 +90,7 @@ class CellWorker:
         progress: Progress | None = None,
         executor: str = "local",
         git_commit: str | None = None,
+        keep_freed_memory: bool = True,
     ) -> None:
         self.plan = plan
         self.suite = plan.suite
@@ -101,7 +102,8 @@ class CellWorker:
         self.executor = executor
         self.git_commit = git_commit
         self.stage_seconds: dict[str, float] = defaultdict(float)
-        keep_freed_memory()  # wherever cells compute: reuse freed pages, not fault them in anew
+        if keep_freed_memory and device.type == "cpu":  # reuse freed pages, not fault them in anew
+            memory.keep_freed_memory()
 
     def stage(self, name: str) -> contextlib.AbstractContextManager[None]:
         return timed(self.stage_seconds, name)
@@ -114,7 +116,10 @@ class CellWorker:
         group = self.plan.group(task.group)
         record = None
         with self.cache.recording() as written:
-            record = self._run(task, group)
+            try:
+                record = self._run(task, group)
+            finally:
+                memory.release_freed_memory()  # what a task kept goes back to the OS once it is done
         spent = {k: v - before.get(k, 0.0) for k, v in self.stage_seconds.items()}
         messages = self.progress.drain() if isinstance(self.progress, RecordedProgress) else []
         return TaskResult(task, record, {k: v for k, v in spent.items() if v > 0}, messages, written)
@@ -147,7 +152,9 @@ class CellWorker:
             "worker": {"executor": self.executor, "host": socket.gethostname(),
                        "device_name": device_name(self.device),
                        # fits of thousands of steps round differently with another thread count
-                       "torch_threads": torch.get_num_threads()},
+                       "torch_threads": torch.get_num_threads(),
+                       # the fit seconds depend on it (engine/memory.py)
+                       "freed_memory_kept": memory.kept()},
         }
         compute = self._attack_cell if component.kind == "attack" else self._compress_cell
         start = time.perf_counter()

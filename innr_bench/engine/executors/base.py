@@ -31,6 +31,8 @@ class WorkerSpec:
     version: str
     modules: tuple[str, ...]  # modules that register the suite's components (imported first)
     force: bool = False  # recompute what the cache holds
+    # the driver's switch (engine/memory.py), so a cluster's workers follow the run, not their own
+    keep_freed_memory: bool = True
 
 
 class Executor(Protocol):

@@ -41,7 +41,8 @@ class LocalExecutor:
             plan = Plan(spec.suite, spec.datasets, spec.environment)
             worker = CellWorker(plan, device=torch.device(spec.device), numerics=spec.numerics,
                                 cache=cache, force=spec.force, progress=progress,
-                                executor=self.name, git_commit=spec.git_commit)
+                                executor=self.name, git_commit=spec.git_commit,
+                                keep_freed_memory=spec.keep_freed_memory)
             self._worker = (spec.run_id, worker)
         worker = self._worker[1]
         for task in tasks:

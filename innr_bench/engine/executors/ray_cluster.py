@@ -242,4 +242,5 @@ def _build_worker(spec: WorkerSpec, threads: int) -> CellWorker:
     plan = Plan(spec.suite, spec.datasets, spec.environment)
     return CellWorker(plan, device=torch.device(spec.device), numerics=spec.numerics,
                       cache=TensorCache.in_memory(), progress=RecordedProgress(),
-                      executor="ray", git_commit=spec.git_commit)
+                      executor="ray", git_commit=spec.git_commit,
+                      keep_freed_memory=spec.keep_freed_memory)
