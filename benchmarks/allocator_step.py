@@ -28,7 +28,7 @@ from torch import nn
 from innr_bench.engine import memory
 from innr_bench.models.placement import place_batch, place_model
 from innr_bench.models.seed_cnn import seed_cnn
-steps, applied = int(sys.argv[1]), memory.keep_freed_memory()
+steps, applied = int(sys.argv[1]), memory.keep_freed_memory("cpu")
 torch.manual_seed(0)
 net = place_model(seed_cnn(c=32), torch.device("cpu")).train()
 optimizer = torch.optim.Adam(net.parameters(), lr=5e-4)

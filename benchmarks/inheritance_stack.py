@@ -136,12 +136,13 @@ def main() -> None:
         seconds, counts = measure(args.targets[0], args.attack, args.copies, 1, True)
         print(json.dumps({"seconds": seconds, "counts": [[list(k), list(v)] for k, v in counts.items()]}))
         return
-    memory.keep_freed_memory()  # as in a run's worker
+    memory.keep_freed_memory(DEVICE.type)  # as in a run's worker
     env = environment(DEVICE)  # read first: the code as it starts, not as it may be by the end
     fields = ("device_name", "cpu_count", "git_commit", "packages", "torch")
     out: dict[str, Any] = {"environment": {k: env.get(k) for k in fields}, "threads": torch.get_num_threads(),
                            "repeat": args.repeat, "results": []}
     stacked = f"stack_{args.stack}"
+    settings = [("stack_1", 1), *([(stacked, args.stack)] if args.stack > 1 else [])]
     for target in args.targets:
         for name, (_, limit) in ATTACKS.items():
             row: dict[str, Any] = {"target": target, "attack": name, "inputs": limit, "copies": args.copies}
@@ -153,7 +154,7 @@ def main() -> None:
                 if DEVICE.type == "cpu":
                     seconds, counts["published"] = published(target, name, args.copies)
                     timings.setdefault("published", []).append(seconds)
-                for setting, stack in (("stack_1", 1), (stacked, args.stack))[: 2 if args.stack > 1 else 1]:
+                for setting, stack in settings:
                     seconds, counts[setting] = measure(target, name, args.copies, stack, False)
                     timings.setdefault(setting, []).append(seconds)
             row.update({setting: median_of(runs) for setting, runs in timings.items()})

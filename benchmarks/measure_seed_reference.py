@@ -26,7 +26,7 @@ REFERENCE = Path(__file__).parent / "seed_reference.json"
 
 
 def main() -> None:
-    memory.keep_freed_memory()  # timed as a run's worker computes
+    memory.keep_freed_memory(CPU.type)  # timed as a run's worker computes
     env = environment(CPU)  # before the long fit: the code that runs is the code at the start
     data = mnist()
     target = train_seed_target(data)

@@ -30,7 +30,6 @@ from innr_bench.registry import DATASETS, MODELS
 
 
 def main() -> None:
-    memory.keep_freed_memory()  # timed as a run's worker computes
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--dataset", default="fashion-mnist")
@@ -39,6 +38,7 @@ def main() -> None:
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()
     device = torch.device(args.device)
+    memory.keep_freed_memory(device.type)  # timed as a run's worker computes
     data = DATASETS.get(args.dataset)()
     torch.manual_seed(0)
     model = MODELS.get(args.target)()

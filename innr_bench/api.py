@@ -84,8 +84,7 @@ def compress(model: nn.Module, method: str = "innr-siren", *, data: Dataset | No
     if not compressor.data_free and data is None:
         raise ConfigError(f"{method}: this setting uses training data; pass data=...")
     torch_device = resolve_device(device)
-    if torch_device.type == "cpu":  # as in a run's worker
-        memory.keep_freed_memory()
+    memory.keep_freed_memory(torch_device.type)  # as in a run's worker
     shape = tuple(data.test_x.shape[1:]) if data is not None else input_shape
     ctx = CompressContext(seed=seed, device=torch_device, progress=Progress(enabled=False),
                           data=None if compressor.data_free else data, train=TrainConfig(**(train or {})),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import platform
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,7 @@ import torch
 # Every built-in registered before any test copies a registry to add to it (a copy of an
 # empty registry, restored after the test, would leave the built-ins out for the rest).
 import innr_bench.components  # noqa: F401
+from innr_bench.engine import memory
 
 
 @pytest.fixture(autouse=True)
@@ -23,6 +26,14 @@ def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture(autouse=True)
 def _seeded() -> None:
     torch.manual_seed(0)
+
+
+@pytest.fixture(scope="session")
+def freed_memory_expected() -> bool:
+    """Whether a CPU cell's process should keep freed memory here (engine/memory.py): on glibc
+    Linux, with the switch on and no malloc settings of one's own."""
+    glibc = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
+    return glibc and memory.wanted() and not any(name in os.environ for name in memory.USER_SETTINGS)
 
 
 @pytest.fixture(scope="session")

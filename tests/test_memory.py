@@ -25,7 +25,7 @@ pytestmark = pytest.mark.skipif(platform.system() != "Linux" or platform.libc_ve
 PROBE = """
 import json, resource, sys, torch
 from innr_bench.engine import memory
-applied, faults = memory.keep_freed_memory(), []
+applied, faults = memory.keep_freed_memory("cpu"), []
 for step in range(12):
     if step == 11 and "release" in sys.argv:
         memory.release_freed_memory()
@@ -43,7 +43,7 @@ from torch import nn
 from innr_bench.engine import memory
 from innr_bench.models.placement import place_batch, place_model
 from innr_bench.models.seed_cnn import seed_cnn
-applied = memory.keep_freed_memory()
+applied = memory.keep_freed_memory("cpu")
 torch.manual_seed(0)
 net = place_model(seed_cnn(c=32), torch.device("cpu")).train()
 optimizer = torch.optim.Adam(net.parameters(), lr=5e-4)

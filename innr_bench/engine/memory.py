@@ -49,10 +49,11 @@ def kept() -> bool:
     return _applied
 
 
-def keep_freed_memory() -> bool:
-    """Set glibc's malloc to reuse freed blocks (once per process); whether it is in effect."""
+def keep_freed_memory(device_type: str) -> bool:
+    """Set glibc's malloc to reuse freed blocks (once per process) for work on `device_type`
+    (only the CPU's: a card's tensors are not the host heap's); whether it is in effect."""
     global _applied
-    if not _applied and _allocator_is_ours():
+    if not _applied and device_type == "cpu" and _allocator_is_ours():
         libc = _glibc()
         if libc is not None:
             # both or the faults stay: mmap off alone trims the heap top back after each free

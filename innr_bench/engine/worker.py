@@ -102,8 +102,8 @@ class CellWorker:
         self.executor = executor
         self.git_commit = git_commit
         self.stage_seconds: dict[str, float] = defaultdict(float)
-        if keep_freed_memory and device.type == "cpu":  # reuse freed pages, not fault them in anew
-            memory.keep_freed_memory()
+        if keep_freed_memory:  # reuse freed pages, not fault them in anew
+            memory.keep_freed_memory(device.type)
 
     def stage(self, name: str) -> contextlib.AbstractContextManager[None]:
         return timed(self.stage_seconds, name)
