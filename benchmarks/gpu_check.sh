@@ -32,3 +32,5 @@ grep -E "computed|stage times" "$OUT/mnist.log"
 # 4. the inheritance board one copy at a time against copies stacked (vmap), on the card
 timeout 150 python3 benchmarks/inheritance_stack.py --device cuda --copies 16 --stack 8 --targets seed-cnn lenet5 \
   --out "$OUT/inheritance-stack.json" 2>&1 | tail -4
+# 5. several INNR fits of one shape in one step (vmap) against one after another, on the card
+timeout 60 python3 benchmarks/fit_stack.py --device cuda --out "$OUT/fit-stack.json" 2>&1 | tail -6
