@@ -8,7 +8,8 @@
 #     -d .whl pydantic pydantic-core annotated-types typing-inspection platformdirs
 #   python benchmarks/write_idx.py .gpu          # full MNIST and Fashion-MNIST as IDX files
 #
-# then: run(command="bash benchmarks/gpu_check.sh", carry=[".whl", ".gpu"], timeout_s=540)
+# then: run(command="bash benchmarks/gpu_check.sh", carry=[".whl", ".gpu"], timeout_s=540), and with
+# the time left, benchmarks/gpu_fashion_subset.sh (suites/fashion-mnist.yaml, seed 0).
 # Every figure is written under $OUT with the card, torch and CUDA versions beside it.
 set -uo pipefail
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
