@@ -18,6 +18,7 @@ import sys
 from typing import Any
 
 import torch
+from bench_helpers import emit
 
 from innr_bench.engine.env import environment
 from innr_bench.engine.memory import ENV_SWITCH
@@ -80,10 +81,7 @@ def main() -> None:
            "threads": torch.get_num_threads(), "steps": args.steps, "repeat": args.repeat, **summary,
            "speedup": round(summary["defaults"]["ms_per_step"] / summary["kept"]["ms_per_step"], 2),
            "same_weights": summary["defaults"]["weights_sha256"] == summary["kept"]["weights_sha256"]}
-    print(json.dumps(out, indent=1))
-    if args.out:
-        with open(args.out, "w") as handle:
-            json.dump(out, handle, indent=1)
+    emit(out, args.out)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import torch
 
 from innr_bench.data.datasets import Dataset
@@ -29,3 +32,11 @@ def train_seed_target(data: Dataset) -> torch.nn.Module:
     model = seed_cnn(c=32)
     train(model, data, SEED_TRAIN, seed=0, device=CPU, progress=Progress(enabled=False))
     return model.eval()
+
+
+def emit(out: dict[str, Any], path: str | None) -> None:
+    """A benchmark script's result: printed, and written to `path` as JSON when given."""
+    print(json.dumps(out, indent=1))
+    if path:
+        with open(path, "w") as handle:
+            json.dump(out, handle, indent=1)

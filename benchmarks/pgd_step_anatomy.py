@@ -18,7 +18,6 @@ use it.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -28,6 +27,7 @@ from collections import defaultdict
 from typing import Any
 
 import torch
+from bench_helpers import emit
 from torch import nn
 from torch.nn import functional as F
 
@@ -195,10 +195,7 @@ def main() -> None:
         "operators": ops, "onednn": onednn_implementations(),
         "first_conv_input_gradient": alternative(net, x, y, args.rounds),
     }
-    print(json.dumps(out, indent=1))
-    if args.out:
-        with open(args.out, "w") as handle:
-            json.dump(out, handle, indent=1)
+    emit(out, args.out)
 
 
 if __name__ == "__main__":
