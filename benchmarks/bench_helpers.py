@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import statistics
+import time
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -40,3 +43,21 @@ def emit(out: dict[str, Any], path: str | None) -> None:
     if path:
         with open(path, "w") as handle:
             json.dump(out, handle, indent=1)
+
+
+def median_seconds(call: Callable[[], object], device: torch.device, *, calls: int = 20,
+                   warmup: int = 3) -> float:
+    """Median seconds of one `call` over `calls` timed ones, after `warmup` untimed; on a card
+    each timed call runs between synchronisations, so its kernels are counted, not queued."""
+    for _ in range(warmup):
+        call()
+    times = []
+    for _ in range(calls):
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        call()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)

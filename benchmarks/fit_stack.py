@@ -13,20 +13,19 @@ device asked for (`--device cuda` on a card: benchmarks/gpu_check.sh).
 from __future__ import annotations
 
 import argparse
-import copy
 import json
-import statistics
-import time
 from collections.abc import Callable
 from typing import Any
 
 import torch
+from bench_helpers import median_seconds
 from torch import nn
-from torch.func import functional_call, stack_module_state, vmap
+from torch.func import vmap
 
 from innr_bench.compress.innr.fields.siren import Siren
 from innr_bench.engine import memory
 from innr_bench.engine.env import environment
+from innr_bench.engine.stacked import Stacked
 
 SIZES = {"small": (2_500, 64), "large": (10_700, 192)}  # (queries, width), as test_step_cost.py
 
@@ -59,39 +58,19 @@ def separate(fields: list[nn.Module], coords: list[torch.Tensor], values: list[t
 
 def stacked(fields: list[nn.Module], coords: list[torch.Tensor], values: list[torch.Tensor]
             ) -> tuple[Callable[[], None], Callable[[], list[dict[str, torch.Tensor]]]]:
-    params, _ = stack_module_state(fields)
-    params = {k: v.detach().requires_grad_(True) for k, v in params.items()}
-    template = copy.deepcopy(fields[0]).to("meta")
+    together = Stacked(fields)  # the board's stacking (engine/stacked.py), its parameters trained here
+    params = {k: v.requires_grad_(True) for k, v in together.params.items()}
     optimizer = torch.optim.Adam(params.values(), lr=1e-4)
     x, y = torch.stack(coords), torch.stack(values)
-
-    def one(p: dict[str, torch.Tensor], xk: torch.Tensor, yk: torch.Tensor) -> torch.Tensor:
-        return nn.functional.mse_loss(functional_call(template, p, (xk,)), yk)
-
-    losses = vmap(one)
+    losses = vmap(nn.functional.mse_loss)
 
     def step() -> None:
-        loss = losses(params, x, y).sum()  # each field's own mean: its gradient as alone
+        loss = losses(together(x), y).sum()  # each field's own mean: its gradient as alone
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
 
     return step, lambda: [{k: v[i].detach() for k, v in params.items()} for i in range(len(fields))]
-
-
-def ms_per_fit_step(step: Callable[[], None], k: int, steps: int, device: torch.device) -> float:
-    for _ in range(3):
-        step()
-    times = []
-    for _ in range(steps):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        step()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times) / k
 
 
 def main() -> None:
@@ -111,8 +90,8 @@ def main() -> None:
         for k in args.copies:
             one_by_one, read_separate = separate(*problems(k, queries, width, device))
             together, read_stacked = stacked(*problems(k, queries, width, device))
-            ms_separate = ms_per_fit_step(one_by_one, k, args.steps, device)
-            ms_stacked = ms_per_fit_step(together, k, args.steps, device)
+            ms_separate = 1000 * median_seconds(one_by_one, device, calls=args.steps) / k
+            ms_stacked = 1000 * median_seconds(together, device, calls=args.steps) / k
             difference = max(float((a[n] - b[n]).abs().max())
                              for a, b in zip(read_separate(), read_stacked(), strict=True) for n in a)
             row = {"size": size, "queries": queries, "width": width, "fits": k,

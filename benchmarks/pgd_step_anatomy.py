@@ -27,7 +27,7 @@ from collections import defaultdict
 from typing import Any
 
 import torch
-from bench_helpers import emit
+from bench_helpers import emit, median_seconds
 from torch import nn
 from torch.nn import functional as F
 
@@ -145,17 +145,12 @@ def alternative(net: nn.Module, x: torch.Tensor, y: torch.Tensor, rounds: int) -
         return torch.ops.aten.convolution_backward(grad, x, conv.weight, None, [1, 1], [0, 0], [1, 1], False,
                                                    [0, 0], 1, [True, False, False])[0]
 
-    def timed(pass_: Any) -> tuple[float, torch.Tensor]:
-        out = pass_()
-        runs = []
-        for _ in range(rounds * 4):
-            start = time.perf_counter()
-            out = pass_()
-            runs.append((time.perf_counter() - start) * 1000)
-        return statistics.median(runs), out
+    def alternative_pass() -> torch.Tensor:
+        return matmul_fold(grad, conv.weight.detach(), x.shape[-2:])
 
-    ms_aten, reference = timed(aten)
-    ms_alt, other = timed(lambda: matmul_fold(grad, conv.weight.detach(), x.shape[-2:]))
+    ms_aten = 1000 * median_seconds(aten, CPU, calls=rounds * 4, warmup=1)
+    ms_alt = 1000 * median_seconds(alternative_pass, CPU, calls=rounds * 4, warmup=1)
+    reference, other = aten(), alternative_pass()
     changed = nn.Sequential(net[0], FirstConvAlternative(conv), *list(net)[2:])
     adv_aten, adv_alt = attack(net, x, y), attack(changed, x, y)
     with torch.no_grad():

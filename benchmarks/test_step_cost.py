@@ -9,12 +9,11 @@ share near 1 at the large size on any machine that has a card.
 
 from __future__ import annotations
 
-import statistics
-import time
 from collections.abc import Callable
 
 import pytest
 import torch
+from bench_helpers import median_seconds
 from torch import nn
 
 from innr_bench.attacks.fgsm import input_gradient_sign
@@ -28,25 +27,6 @@ DEVICES = ["cpu", *(["cuda"] if torch.cuda.is_available() else [])]
 SIZES = {"tiny": 0, "small": 1, "large": 2}
 STEPS = 20
 _timings: dict[tuple[str, str, str], float] = {}
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
-def _per_step(step: Callable[[], None], device: torch.device) -> float:
-    """Median seconds of one step over STEPS (after 3 warm-up steps)."""
-    for _ in range(3):
-        step()
-    _sync(device)
-    times = []
-    for _ in range(STEPS):
-        start = time.perf_counter()
-        step()
-        _sync(device)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def _field_step(device: torch.device, size: int, bits: int | None) -> Callable[[], None]:
@@ -127,7 +107,7 @@ def test_step_cost(benchmark, loop: str, size: str, device: str) -> None:
     torch.manual_seed(0)
     where = torch.device(device)
     step = LOOPS[loop](where, SIZES[size])
-    seconds = _per_step(step, where)
+    seconds = median_seconds(step, where, calls=STEPS)
     _timings[(loop, size, device)] = seconds
     benchmark.extra_info.update(loop=loop, size=size, device=device, seconds_per_step=seconds)
     benchmark.pedantic(step, rounds=3, iterations=1)
