@@ -80,7 +80,7 @@ def _attack_step(device: torch.device, size: int, kind: str) -> Callable[[], Non
     if kind == "fgsm":
         return lambda: input_gradient_sign(model, x, y)
     if kind == "pgd":  # one of PGD's steps: a signed gradient step and the projection
-        return lambda: pgd(model, x, y, eps=0.1, steps=1, step_size=0.025, start=None, target=None,
+        return lambda: pgd(model, x, y, eps=0.1, steps=1, step_size=0.025, start=None, target_class=None,
                            clamp=True)
 
     def evaluate() -> None:
