@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import platform
 from pathlib import Path
 
 import pytest
@@ -31,9 +29,8 @@ def _seeded() -> None:
 @pytest.fixture(scope="session")
 def freed_memory_expected() -> bool:
     """Whether a CPU cell's process should keep freed memory here (engine/memory.py): on glibc
-    Linux, with the switch on and no malloc settings of one's own."""
-    glibc = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
-    return glibc and memory.wanted() and not any(name in os.environ for name in memory.USER_SETTINGS)
+    Linux, with the switch on, no malloc settings of one's own and no other allocator preloaded."""
+    return memory.applies()
 
 
 @pytest.fixture(scope="session")

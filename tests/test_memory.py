@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from innr_bench.engine.memory import ENV_SWITCH, USER_SETTINGS
+from innr_bench.engine.memory import ENV_SWITCH, USER_SETTINGS, is_glibc
 
-pytestmark = pytest.mark.skipif(platform.system() != "Linux" or platform.libc_ver()[0] != "glibc",
-                                reason="the allocator setting is glibc's")
+pytestmark = pytest.mark.skipif(not is_glibc(), reason="the allocator setting is glibc's")
 
 # Steps of three 40 MB blocks (over glibc's 32 MiB mmap ceiling, like the seed CNN's first
 # activation at batch 512), each filled, all freed at the step's end; the page faults per step

@@ -49,11 +49,22 @@ def kept() -> bool:
     return _applied
 
 
+def is_glibc() -> bool:
+    """Whether this process allocates with glibc's malloc (Linux with glibc)."""
+    return platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
+
+
+def applies() -> bool:
+    """Whether `keep_freed_memory` sets the allocator for CPU work here: glibc's, and nothing
+    asks otherwise (the switch, a user's own malloc settings, a preloaded allocator)."""
+    return is_glibc() and _allocator_is_ours()
+
+
 def keep_freed_memory(device_type: str) -> bool:
     """Set glibc's malloc to reuse freed blocks (once per process) for work on `device_type`
     (only the CPU's: a card's tensors are not the host heap's); whether it is in effect."""
     global _applied
-    if not _applied and device_type == "cpu" and _allocator_is_ours():
+    if not _applied and device_type == "cpu" and applies():
         libc = _glibc()
         if libc is not None:
             # both or the faults stay: mmap off alone trims the heap top back after each free
@@ -85,7 +96,7 @@ def _allocator_is_ours() -> bool:
 
 def _glibc() -> ctypes.CDLL | None:
     global _libc
-    if _libc is None and platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
+    if _libc is None and is_glibc():
         try:
             libc = ctypes.CDLL("libc.so.6")
         except OSError:
