@@ -101,6 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
                       help="accuracy drop allowed per setting, in points (e.g. 0.5pt): each seed's "
                       "change where seeds and environment match the baseline (paired), else the "
                       "mean's, plus 2 standard errors of the difference (spread)")
+    gate.add_argument("--rerun-baseline", choices=("never", "auto", "always"), default="never",
+                      help="rerun the baseline's suite at the baseline's git commit on this machine (a git "
+                      "worktree, a cache of its own) and check against that, paired per seed in one "
+                      "environment: auto = when the baseline's environment differs from the results' "
+                      "(what .ci/run uses); never (default) = judge the recorded values")
 
     record = sub.add_parser("baseline", help="record a results dir as a baseline for `check`")
     record.add_argument("results_dir", type=Path)
@@ -166,18 +171,46 @@ def _blank_missing(table: Any) -> Any:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from innr_bench.reporting.comparison import MODES
     from innr_bench.reporting.gate import check, load_baseline
 
     baseline = load_baseline(args.baseline)
+    baseline = _rerun_if_asked(baseline, args)
     table = check(args.results_dir, baseline, args.tolerance)
     print(tabulate(_blank_missing(table), headers="keys", tablefmt="github", showindex=False))
     bad = table[table["status"].isin(["REGRESSION", "MISSING"])]
     modes = table["mode"].value_counts().to_dict() if "mode" in table else {}
     how = ", ".join(f"{n} {m}" for m, n in sorted(modes.items()))
     print(f"\n{len(table)} settings checked against {args.baseline} ({how or 'none compared'}; "
-          f"tolerance {args.tolerance:g} pt, paired = per seed in the same environment, spread = "
-          f"+ 2 standard errors where environments differ): {len(bad)} regressed or missing")
+          f"tolerance {args.tolerance:g} pt; " + "; ".join(f"{m} = {MODES[m]}" for m in sorted(modes))
+          + f"): {len(bad)} regressed or missing")
     return 1 if len(bad) else 0
+
+
+def _rerun_if_asked(baseline: Any, args: argparse.Namespace) -> Any:
+    """The baseline, or (with --rerun-baseline) its suite rerun here at its commit."""
+    import time
+
+    import innr_bench
+    from innr_bench.reporting.baseline_rerun import environments_differ, rerun
+    from innr_bench.reporting.gate import environments
+
+    if args.rerun_baseline == "never":
+        return baseline
+    current = environments(args.results_dir)
+    if args.rerun_baseline == "auto" and not environments_differ(baseline, current):
+        print(f"{args.baseline}: recorded in this environment; checking against its values")
+        return baseline
+    devices = {str(env.get("device")) for env in current.values() if env}
+    commit = str(baseline.provenance.get("git_commit"))[:12]
+    print(f"{args.baseline}: recorded in another environment; rerunning suite {baseline.suite!r} at its "
+          f"commit {commit} here to pair every seed in one environment ...", flush=True)
+    start = time.perf_counter()
+    rerun_baseline = rerun(baseline, args.baseline, repo=Path(innr_bench.__file__).resolve().parents[1],
+                           device=devices.pop() if len(devices) == 1 else "cpu")
+    print(f"reran the baseline's suite at {commit} in {time.perf_counter() - start:.0f} s; "
+          "checking against it")
+    return rerun_baseline
 
 
 def cmd_baseline(args: argparse.Namespace) -> int:
@@ -327,6 +360,7 @@ def _reproducibility(reference_root: str, out_dir: Path) -> None:
             f"{row.field}: {row.A} vs {row.B}" for row in comparison.environment.itertuples()
             if row.field != "cells' environment"))
     print(f"report: {out_dir / 'reproducibility.md'}")
+    print(f"verdict against {reference}: {comparison.verdict()}")
 
 
 def cmd_report(args: argparse.Namespace) -> int:

@@ -1,13 +1,21 @@
 """Do two measurements of one setting agree? The one rule behind `innr-bench check` (the gate),
 `innr-bench compare` and the reproducibility report that ends a run.
 
-- **Paired**, when both sides come from the same environment (what enters the keys: torch,
-  device kind and name, CPU threads, numerics) and the same seeds: the same seed computes the
-  same thing, so each seed's change must stay within the tolerance (an unchanged rerun changes
-  by 0.00).
-- **By spread** otherwise: seed-to-seed variation is real noise, and the means differ only when
-  their difference exceeds the tolerance plus two standard errors of the difference, i.e. when
-  its ~95 % interval lies wholly outside the tolerance band.
+Where both sides hold the same seeds, they are compared **per seed, whatever the environment**:
+the same seed trains the same target, so a same-seed change is either a real change or
+floating-point order, and the spread of those changes measures the second.
+
+- **paired** (the same environment: torch, device kind and name, CPU threads, numerics): the same
+  seed computes the same thing, so each seed's change must stay within the tolerance (an
+  unchanged rerun changes by 0.00).
+- **cross-env** (the environments differ, or one side does not record its own): the mean of the
+  same-seed changes must lie within the tolerance plus the half-width of its 95 % Student's t
+  interval. Identical values (no noise measured) leave only the tolerance, so a 1-point shift is
+  caught; a cell that floating-point order moves chaotically shows it in the changes themselves
+  and gets a wide allowance. With one common seed no noise can be measured: the tolerance alone.
+- **spread** (no seed on both sides, or a baseline recorded before per-seed values): seed-to-seed
+  variation is the noise, and the means differ only when their difference exceeds the tolerance
+  plus two standard errors of the difference.
 
 Values are in accuracy points throughout."""
 
@@ -18,9 +26,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from innr_bench.reporting.stats import difference_standard_error, sample_std
+from innr_bench.reporting.stats import difference_standard_error, paired_interval, sample_std
 
 SLACK = 1e-9  # rounding of stored floats never decides a verdict
+Mode = Literal["paired", "cross-env", "spread"]
+MODES: dict[str, str] = {  # what each mode means, for tables' legends
+    "paired": "per seed in the same environment: each seed within the tolerance",
+    "cross-env": "per seed across environments: the mean same-seed change within the tolerance "
+                 "plus its 95 % t interval",
+    "spread": "seeds do not pair: the means within the tolerance plus 2 standard errors",
+}
 
 
 @dataclass(frozen=True)
@@ -47,14 +62,14 @@ class Verdict:
     """How `current` compares with `reference`: the change, what the rule allows, and which way
     (if any) it is beyond that."""
 
-    mode: Literal["paired", "spread"]
+    mode: Mode
     change: float  # mean change over seeds (current - reference), points
     allowed: float  # the allowance either way, points
     changes: dict[str, float] = field(default_factory=dict)  # same-seed changes, where seeds overlap
 
     @property
     def judged(self) -> list[float]:
-        """The changes the verdict rests on: each seed's (paired) or the mean's (spread)."""
+        """The changes the verdict rests on: each seed's (paired) or the mean's (otherwise)."""
         return list(self.changes.values()) if self.mode == "paired" else [self.change]
 
     @property
@@ -77,8 +92,8 @@ class Verdict:
 
     @property
     def worst_seed(self) -> float | None:
-        """The judged change of largest size, paired (None by spread)."""
-        return max(self.changes.values(), key=abs) if self.mode == "paired" else None
+        """The same-seed change of largest size (None when no seed pairs)."""
+        return max(self.changes.values(), key=abs) if self.changes else None
 
     @property
     def largest_same_seed(self) -> float:
@@ -86,7 +101,7 @@ class Verdict:
         return max((abs(c) for c in self.changes.values()), default=math.nan)
 
     def seeds_beyond(self) -> set[str]:
-        """The seeds whose cells this verdict rejects: paired, each seed on its own; by spread,
+        """The seeds whose cells this verdict rejects: paired, each seed on its own; otherwise
         every seed of a setting whose means differ."""
         if self.mode == "paired":
             return {s for s, c in self.changes.items()
@@ -99,9 +114,12 @@ def compare_samples(reference: Sample, current: Sample, *, same_environment: boo
     """The verdict on one setting (see the module docstring for the rule)."""
     common = sorted(set(reference.by_seed) & set(current.by_seed))
     changes = {s: current.by_seed[s] - reference.by_seed[s] for s in common}
-    paired = (same_environment and bool(common)
-              and set(reference.by_seed) == set(current.by_seed))
-    if paired:
-        return Verdict("paired", sum(changes.values()) / len(changes), tolerance_pt, changes)
-    error = difference_standard_error(reference.std, reference.n, current.std, current.n)
-    return Verdict("spread", current.mean - reference.mean, tolerance_pt + 2 * error, changes)
+    if not changes:
+        error = difference_standard_error(reference.std, reference.n, current.std, current.n)
+        return Verdict("spread", current.mean - reference.mean, tolerance_pt + 2 * error, changes)
+    mean = sum(changes.values()) / len(changes)  # a NaN stays NaN: it never agrees
+    if same_environment:
+        return Verdict("paired", mean, tolerance_pt, changes)
+    interval = paired_interval(list(changes.values()))
+    half = 0.0 if interval.high is None else interval.high - interval.mean
+    return Verdict("cross-env", mean, tolerance_pt + half, changes)

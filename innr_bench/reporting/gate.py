@@ -74,6 +74,12 @@ def summarize(results_dir: Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def environments(results_dir: Path) -> dict[tuple[str, str, str], Any]:
+    """Each setting's environment in a results dir (None where its cells were made in several)."""
+    return {(row["data"], row["target"], row["method"]): row["environment"]
+            for row in summarize(results_dir).to_dict("records")}
+
+
 def write_baseline(results_dir: Path, path: Path) -> Baseline:
     """Record `results_dir`'s summary, with where it came from, as a baseline file."""
     manifest = ResultStore(results_dir).manifest()
@@ -81,7 +87,11 @@ def write_baseline(results_dir: Path, path: Path) -> Baseline:
     runs = manifest.get("runs", [{}])
     provenance = {
         "results_dir": str(results_dir), "recorded": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "git_commit": runs[-1].get("git_commit"), "device": runs[-1].get("device"),
+        # what `check --rerun-baseline` runs at git_commit
+        "suite_file": manifest.get("suite", {}).get("path"),
+        # the code that computed the cells (a rerun may have reused cells an earlier commit made)
+        "git_commit": _computing_commit(results_dir) or runs[-1].get("git_commit"),
+        "device": runs[-1].get("device"),
         "datasets": {k: {f: v.get(f) for f in ("source", "sha256", "n_train", "n_test")}
                      for k, v in manifest.get("datasets", {}).items()},
         "packages": manifest.get("environment", {}).get("packages"),
@@ -90,6 +100,14 @@ def write_baseline(results_dir: Path, path: Path) -> Baseline:
                         [BaselineEntry(**row) for row in summary.to_dict("records")])
     atomic_write_json(path, json.loads(json.dumps(pydantic.TypeAdapter(Baseline).dump_python(baseline))))
     return baseline
+
+
+def _computing_commit(results_dir: Path) -> str | None:
+    """The git commit that computed the newest finished compressor cell (what a rerun of the
+    baseline checks out)."""
+    records = finished(ResultStore(results_dir).records(), "compressor")
+    newest = max(records, key=lambda r: str(getattr(r, "created", "")), default=None)
+    return None if newest is None else newest.git_commit
 
 
 def load_baseline(path: Path) -> Baseline:

@@ -1,21 +1,25 @@
-"""Do two result sets agree? Cell by cell where that is meaningful, setting by setting where not.
+"""Do two result sets agree? Cell by cell where that is meaningful, setting by setting where not,
+and a verdict in words at the end.
 
-A cell is one (data, target, kind, component, seed). Two records of the same cell made in the
-same environment (torch, device kind and name, CPU threads, numerics) from the same seed compute
-the same thing, so they are compared **paired**: the cell agrees when its accuracy differs by at
-most the tolerance (0.5 point by default; numerically identical runs differ by 0). When the
-environments differ (or one side does not record its environment, as records written before
-innr-bench recorded it), the same seed no longer gives the same target, and a setting is
-compared by its **spread**: the means over seeds agree when they differ by at most the tolerance
-plus two standard errors of the difference; each of its cells takes that verdict. Both are
-`comparison.compare_samples`, the rule the gate uses too.
+A cell is one (data, target, kind, component, seed). Two records of the same cell from the same
+seed are compared **per seed**: in the same environment (torch, device kind and name, CPU
+threads, numerics) each seed's change must stay within the tolerance (0.5 point by default;
+numerically identical runs differ by 0); across environments the mean same-seed change must stay
+within the tolerance plus the half-width of its 95 % t interval, so a cell that floating-point
+order moves is judged by how much it is measured to move. Where no seed is on both sides, the
+means over seeds are compared by their spread. All three are `comparison.compare_samples`, the
+rule the gate uses too.
 
 Compressor cells compare their accuracy; attack cells compare every (eps, source, evaluated net)
 accuracy of the transfer matrix and of the inheritance board (every copy under the original's
-attack and its own) and report the largest difference."""
+attack and its own) and report the largest difference. The verdict says one of: reproduced
+exactly; reproduced within tolerance or floating-point noise (naming each setting that moved
+beyond the tolerance on some seed, once); differs (each differing setting once, with its numbers).
+"""
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,14 +27,48 @@ from typing import Any
 
 import pandas as pd
 
-from innr_bench.engine.records import AttackModel, CompressorModel, Identity, identity, setting
+from innr_bench.engine.records import AttackModel, CompressorModel, Identity, identity
 from innr_bench.engine.store import ResultStore
 from innr_bench.errors import InnrBenchError
-from innr_bench.reporting.comparison import Sample, compare_samples
+from innr_bench.reporting.comparison import MODES, Sample, Verdict, compare_samples
 
 DEFAULT_TOLERANCE_PT = 0.5
 ENVIRONMENT_FIELDS = ("innr_bench", "git_commit", "python", "platform", "device", "device_name",
                       "torch_threads")
+
+
+@dataclass(frozen=True)
+class SettingResult:
+    """The verdict on one setting (its seeds together): the value furthest beyond its allowance,
+    and the value whose same-seed change was largest."""
+
+    name: str  # "data / target / kind / setting"
+    agrees: bool
+    worst: str  # the value a verdict of "differs" rests on ("" when none was measured on both sides)
+    verdict: Verdict | None  # that value's
+    moved: str  # the value with the largest same-seed change
+    moved_by: Verdict | None  # that value's
+    tolerance_pt: float = DEFAULT_TOLERANCE_PT
+
+    @property
+    def largest_same_seed(self) -> float:
+        return 0.0 if self.moved_by is None else self.moved_by.largest_same_seed
+
+    def numbers(self) -> str:
+        """What a verdict on this setting rests on, e.g. `accuracy: seeds +0.00, -1.00 pt (paired,
+        allowed 0.50 each)`."""
+        verdict = self.verdict if not self.agrees else self.moved_by
+        name = self.worst if not self.agrees else self.moved
+        if verdict is None:
+            return "no value measured on both sides"
+        seeds = ", ".join(f"seed {s} {c:+.2f}" for s, c in sorted(verdict.changes.items()))
+        if verdict.mode == "paired":
+            return f"{name}: {seeds} pt (paired, allowed {verdict.allowed:.2f} each)"
+        if verdict.mode == "cross-env":
+            return (f"{name}: {seeds} pt, mean {verdict.change:+.2f} (cross-env, allowed "
+                    f"{verdict.allowed:.2f}: {verdict.allowed - self.tolerance_pt:.2f} measured "
+                    f"noise + the tolerance)")
+        return f"{name}: mean {verdict.change:+.2f} pt (spread, allowed {verdict.allowed:.2f})"
 
 
 @dataclass
@@ -40,7 +78,7 @@ class Comparison:
     table: pd.DataFrame  # a row per setting: values, differences, mode, verdict
     cells: int = 0
     agreeing: int = 0
-    differing: list[str] = field(default_factory=list)  # "setting seed s: a -> b"
+    settings: list[SettingResult] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  # cells on one side only
     # settings whose component differs between the sides (resolved spec or version): compared anyway,
     # but a difference there may be the new definition, not the environment
@@ -48,18 +86,29 @@ class Comparison:
     environment: pd.DataFrame = field(default_factory=pd.DataFrame)  # field, A, B where they differ
     tolerance_pt: float = DEFAULT_TOLERANCE_PT
 
+    @property
+    def differing(self) -> list[str]:
+        """Each setting beyond its allowance, once: `setting: the numbers it rests on`."""
+        return [f"{s.name}: {s.numbers()}" for s in self.settings if not s.agrees]
+
     def summary(self) -> str:
-        line = (f"{self.agreeing} of {self.cells} cells within tolerance ({self.tolerance_pt:g} pt paired "
-                f"per seed in the same environment; else per setting, {self.tolerance_pt:g} pt plus 2 "
-                f"standard errors)")
+        line = (f"{self.agreeing} of {self.cells} cells within tolerance ({self.tolerance_pt:g} pt a seed "
+                f"in the same environment; across environments, {self.tolerance_pt:g} pt plus the "
+                f"noise the same-seed changes measure)")
         if self.differing:
             shown = "; ".join(self.differing[:5]) + ("; ..." if len(self.differing) > 5 else "")
-            line += f"; {len(self.differing)} differ: {shown}"
+            line += f"; {len(self.differing)} settings differ: {shown}"
         if self.missing:
             line += f"; {len(self.missing)} on one side only"
         if self.redefined:
             line += f"; {len(self.redefined)} settings defined differently: {'; '.join(self.redefined[:3])}"
         return line
+
+    def verdict(self) -> str:
+        """The verdict in words (reporting/verdict.py)."""
+        from innr_bench.reporting.verdict import in_words
+
+        return in_words(self)
 
     def ok(self) -> bool:
         return not self.differing
@@ -137,23 +186,32 @@ def compare(a: Path, b: Path, tolerance_pt: float = DEFAULT_TOLERANCE_PT) -> Com
         defined = [definition(r) for r in pairs[0]]
         if defined[0] != defined[1]:
             result.redefined.append(f"{' / '.join(key)} ({redefinition(*defined)})")
-        row, verdicts = _compare_setting(key, pairs, tolerance_pt)
+        row, verdicts, agreeing = _compare_setting(key, pairs, tolerance_pt)
         rows.append(row)
-        for (ra, _), fine, worst in verdicts:
-            if fine:
-                result.agreeing += 1
-            else:
-                result.differing.append(f"{' / '.join(setting(ra))} seed {ra['seed']}: {worst}")
+        result.agreeing += agreeing
+        result.settings.append(_setting_result(" / ".join(key), verdicts, tolerance_pt))
     result.table = pd.DataFrame(rows)
     result.environment = environment_differences(manifest_a, manifest_b, records_a, records_b)
     return result
 
 
+def _setting_result(name: str, verdicts: dict[str, Verdict], tolerance_pt: float) -> SettingResult:
+    # the value furthest beyond its allowance, and the one whose same seed moved most
+    worst = max(verdicts, key=lambda n: verdicts[n].excess, default="")
+    moved = max(verdicts, key=lambda n: _finite_or_inf(verdicts[n].largest_same_seed), default="")
+    return SettingResult(name, bool(verdicts) and all(v.agrees for v in verdicts.values()), worst,
+                         verdicts.get(worst), moved, verdicts.get(moved), tolerance_pt)
+
+
+def _finite_or_inf(value: float) -> float:
+    return math.inf if math.isnan(value) else value
+
+
 def _compare_setting(
     key: tuple[str, ...], pairs: list[tuple[dict[str, Any], dict[str, Any]]], tolerance_pt: float
-) -> tuple[dict[str, Any], list[tuple[tuple[dict[str, Any], dict[str, Any]], bool, str]]]:
-    """One table row for a setting and each pair's (records, agrees, largest change): every value
-    the setting measured is judged by `comparison.compare_samples` over its seeds."""
+) -> tuple[dict[str, Any], dict[str, Verdict], int]:
+    """One table row for a setting, the verdict on each value it measured (`comparison.compare_samples`
+    over its seeds), and how many of its cells agree."""
     same_environment = all(environment_of(ra) is not None and environment_of(ra) == environment_of(rb)
                            for ra, rb in pairs)
     measured = [(str(ra["seed"]), values(ra), values(rb)) for ra, rb in pairs]
@@ -162,41 +220,28 @@ def _compare_setting(
                               Sample.of({s: vb[name] for s, _, vb in measured}),
                               same_environment=same_environment, tolerance_pt=tolerance_pt)
         for name in measured[0][1] if all(name in va and name in vb for _, va, vb in measured)}
-    # the value furthest beyond its allowance (the one a verdict of "differs" rests on)
-    worst = max(verdicts, key=lambda n: verdicts[n].excess, default="")
-    judged = []
-    for (ra, rb), (seed, va, vb) in zip(pairs, measured):
-        # nothing measured on both sides (e.g. other eps lists) is not agreement
-        agrees = bool(verdicts) and not any(seed in v.seeds_beyond() for v in verdicts.values())
-        if verdicts and verdicts[worst].mode == "paired":  # this seed's own largest change
-            name = max(verdicts, key=lambda n: abs(verdicts[n].changes[seed]))
-            text = f"{name} {va[name]:.2f} -> {vb[name]:.2f}"
-        else:
-            text = (f"mean {worst} {verdicts[worst].change:+.2f} pt (allowed {verdicts[worst].allowed:.2f})"
-                    if worst else "no value measured on both sides")
-        judged.append(((ra, rb), agrees, text))
-    if verdicts and verdicts[worst].mode == "paired":  # the largest change of one seed
-        shift_name = max(verdicts, key=lambda n: verdicts[n].largest_same_seed)
-        shift = max(verdicts[shift_name].changes.values(), key=abs)
-    else:
-        shift_name, shift = worst, verdicts[worst].change if worst else 0.0
+    # nothing measured on both sides (e.g. other eps lists) is not agreement
+    rejected = set().union(*(v.seeds_beyond() for v in verdicts.values())) if verdicts else {"*"}
+    agreeing = sum(1 for seed, _, _ in measured if seed not in rejected and "*" not in rejected)
+    summary = _setting_result("", verdicts, tolerance_pt)
     compressor = key[2] == "compressor"
     first_a, first_b = pairs[0]
     mean = {side: sum(m[side]["accuracy"] for m in measured) / len(measured) if compressor else None
             for side in (1, 2)}
+    shown = summary.moved_by if summary.agrees else summary.verdict
+    shift = (0.0 if shown is None else shown.worst_seed if shown.worst_seed is not None else shown.change)
     row = {"data": key[0], "target": key[1], "kind": key[2], "setting": key[3], "seeds": len(pairs),
-           "mode": verdicts[worst].mode if worst else ("paired" if same_environment else "spread"),
+           "mode": shown.mode if shown else ("paired" if same_environment else "cross-env"),
            "A %": None if mean[1] is None else round(mean[1], 2),
            "B %": None if mean[2] is None else round(mean[2], 2),
            "largest Δ pt": round(shift, 2),
-           "allowed pt": round(verdicts[shift_name].allowed, 2) if shift_name else round(tolerance_pt, 2),
+           "allowed pt": round(shown.allowed, 2) if shown else round(tolerance_pt, 2),
            # whatever the mode: the largest change of one cell against the same seed
-           "same-seed largest abs Δ pt": round(max((v.largest_same_seed for v in verdicts.values()),
-                                                    default=0.0), 2),
+           "same-seed largest abs Δ pt": round(summary.largest_same_seed, 2),
            "A bytes": first_a.get("size_bytes") if compressor else None,
            "B bytes": first_b.get("size_bytes") if compressor else None,
-           "status": "ok" if all(agrees for _, agrees, _ in judged) else "DIFFERS"}
-    return row, judged
+           "status": "ok" if summary.agrees else "DIFFERS"}
+    return row, verdicts, agreeing
 
 
 def environment_differences(
@@ -226,9 +271,11 @@ def render(comparison: Comparison, a: Path, b: Path) -> str:
     """The report as markdown: summary, settings that differ (or all), environment differences."""
     from tabulate import tabulate
 
-    lines = [f"# Reproducibility: {b} against {a}", "", comparison.summary(), ""]
+    lines = [f"# Reproducibility: {b} against {a}", "", "## Verdict", "", comparison.verdict(), "",
+             "## Cells", "", comparison.summary(), ""]
     table = comparison.table
     if not table.empty:
+        lines += ["Modes: " + "; ".join(f"**{mode}**: {meaning}" for mode, meaning in MODES.items()), ""]
         shown = table.astype(object).where(table.notna(), "")
         lines += [tabulate(shown, headers="keys", tablefmt="github", showindex=False), ""]
     if comparison.redefined:
