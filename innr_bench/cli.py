@@ -381,9 +381,24 @@ def cmd_report(args: argparse.Namespace) -> int:
                           "pass the directory `innr-bench run` wrote, e.g. results/mnist")
     formats = tuple(dict.fromkeys("tex" if f == "latex" else f for f in args.format))
     written = write_leaderboards(results_dir, formats)
+    if not written:
+        raise ConfigError(_nothing_to_report(results_dir))
     for path in written.values():
         print(path)
     return 0
+
+
+def _nothing_to_report(results_dir: Path) -> str:
+    """Why a results dir has no leaderboard to write: what its latest run lists and holds."""
+    from innr_bench.engine.store import ResultStore
+
+    store = ResultStore(results_dir)
+    cells = store.manifest().get("cells") or []
+    held = {r["key"]: r.get("status") for r in store.records()}
+    failed = sum(1 for status in held.values() if status != "ok")
+    return (f"{results_dir}: no finished cell to report: its suite's latest run lists {len(cells)} cells, "
+            f"{len(held)} of them have records ({failed} failed); rerun the suite "
+            f"(`innr-bench run SUITE --out {results_dir.parent}`) to compute them")
 
 
 def main(argv: list[str] | None = None) -> int:

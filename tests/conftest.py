@@ -36,3 +36,22 @@ def freed_memory_expected() -> bool:
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return Path(__file__).resolve().parents[1]
+
+
+def _report_text(results: Path) -> dict[str, str]:
+    """`innr-bench report DIR`'s text leaderboards, written anew from what the records hold."""
+    import shutil
+
+    from innr_bench.cli import main
+
+    out = results / "leaderboards"
+    shutil.rmtree(out, ignore_errors=True)
+    assert main(["report", str(results)]) == 0
+    return {p.name: p.read_text() for p in sorted(out.iterdir())
+            if p.suffix in (".md", ".csv", ".tex", ".html")}
+
+
+@pytest.fixture(scope="session")
+def report_text():
+    """`report_text(DIR)`: the text leaderboards `innr-bench report DIR` writes now, by file name."""
+    return _report_text

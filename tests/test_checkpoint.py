@@ -201,3 +201,43 @@ def test_timm_builds_a_model_and_loads_a_file_the_test_wrote(tmp_path: Path,
            "compressors": [{"name": "identity"}]}
     summary = Runner(parse_suite(doc), out_dir=tmp_path, device="cpu").run()
     assert summary.failed == [] and summary.computed == 1
+
+
+def _checkpoint_suite(root: Path, weights: str) -> Path:
+    (root / "user_net.py").write_text(BUILDER)
+    data = {"name": "synthetic", "params": {"n_train": 64, "n_test": 32}}
+    doc = {"name": "ckpt", "seeds": [0], "datasets": [data],
+           "targets": [{"name": "user_net:build", "weights": weights}],
+           "compressors": [{"name": "identity"}, {"name": "quantize", "params": {"bits": 4}}]}
+    path = root / "suite.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_a_bad_checkpoint_leaves_the_results_dir_as_it_was(
+    case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    report_text: Any,
+) -> None:
+    """A failed run (exit 2) changes nothing: the manifest byte for byte, and every leaderboard
+    `report` writes (it once replaced the manifest's suite and cells with the failing suite's)."""
+    import sys
+
+    monkeypatch.setattr(MODELS, "_entries", dict(MODELS._entries))
+    monkeypatch.delitem(sys.modules, "user_net", raising=False)
+    monkeypatch.setenv("INNR_BENCH_CACHE", str(tmp_path / "cache"))
+    good = _write(tmp_path, "good.safetensors", _net().state_dict())
+    assert _cli_run(_checkpoint_suite(tmp_path, good), tmp_path / "out") == 0
+    results = tmp_path / "out" / "ckpt"
+    before, manifest = report_text(results), (results / "manifest.json").read_bytes()
+
+    make, message = CASES[case]
+    assert _cli_run(_checkpoint_suite(tmp_path, make(tmp_path)), tmp_path / "out") == 2
+    assert __import__("re").search(message, capsys.readouterr().err)
+    assert (results / "manifest.json").read_bytes() == manifest  # not even a run appended
+    assert report_text(results) == before
+
+
+def _cli_run(suite: Path, out: Path) -> int:
+    return main(["run", str(suite), "--out", str(out), "--no-progress", "--device", "cpu",
+                 "--reference", "none"])

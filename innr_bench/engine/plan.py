@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from innr_bench.config import Component, EvalConfig, Suite, Target
+from innr_bench.config import CONTROL, ORIGINAL, Component, EvalConfig, Suite, Target
 from innr_bench.data.datasets import Dataset
 from innr_bench.engine.records import signature_of
 from innr_bench.engine.store import content_key
@@ -113,6 +113,21 @@ class Plan:
 
     def components(self, kind: str) -> list[Component]:
         return self.suite.attacks if kind == "attack" else self.suite.compressors
+
+    def names_its_nets(self, task: Task, record: dict[str, Any]) -> bool:
+        """Whether a finished attack record names the nets it attacked by today's labels. A cell's
+        key holds the copies' keys, not their labels, so a relabelled copy keeps the attack's key:
+        such a record is recomputed, never shown under a label the suite no longer has."""
+        if task.kind != "attack":
+            return True
+        group = self.group(task.group)
+        attack = self.suite.attacks[task.index]
+        matrix = [] if attack.whitebox_only else [
+            ORIGINAL, *(c.label for c in attacked(self.suite.compressors, group)),
+            *([CONTROL] if self.has_control(group) else [])]
+        board = {c.label for c in inherited(self.suite, attack, group)}
+        rows = {row.get("net") for row in record.get("inheritance", [])} - {ORIGINAL, CONTROL}
+        return record.get("nets") == matrix and rows == board
 
     # -- keys -------------------------------------------------------------------------------
 

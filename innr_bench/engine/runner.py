@@ -84,6 +84,8 @@ class Runner:
         self.data: dict[str, Dataset] = {}
         self.plan: Plan | None = None
         self.allow_dirty = allow_dirty
+        # this run's manifest (environment, runs, cell keys), written before its first new record
+        self._run_manifest: tuple[dict[str, Any], list[dict[str, Any]], list[str]] | None = None
 
     def environment(self) -> dict[str, Any]:
         """What enters every key: the executor's environment plus reduced-precision numerics."""
@@ -91,7 +93,9 @@ class Runner:
         return {**self.executor.environment(self.device), **({"numerics": reduced} if reduced else {})}
 
     def run(self) -> RunSummary:
-        """Compute every missing cell; write the manifest before and after."""
+        """Compute every missing cell. The manifest (the suite, its cells, the runs) is written
+        just before the first new record, and again at the end; a run that fails before computing
+        anything leaves it, and so every leaderboard `report` writes, as it was."""
         requested = self.numerics["requested"]
         if any(requested.values()) and self.device.type != "cuda":
             self.progress.print(f"NOTE: numerics {requested} apply on CUDA only; running in fp32 on "
@@ -116,7 +120,7 @@ class Runner:
             cells = plan.cells()
             reused = self._reusable(cells)
             keys = [reused.get(task.key, task.key) for task in cells]
-            self._write_manifest(env, [*runs, current], keys)
+            self._run_manifest = (env, [*runs, current], keys)
             pending = [task for task in cells if task.key not in reused]
             self.summary.skipped = len(cells) - len(pending)
             try:
@@ -129,28 +133,34 @@ class Runner:
                     ordered = [*targets, *(t for kind in ("compressor", "attack") for t in pending
                                            if t.kind == kind)]
                     self._execute(spec, ordered, lambda: advance(1, ""))
+            except BaseException as error:
+                # a failure before any new record changes nothing on disk; after one, the
+                # manifest says what was computed and how the run ended
+                current["error"] = f"{type(error).__name__}: {error}".strip()
+                raise
             finally:
                 current.update(finished=now(), computed=self.summary.computed,
                                skipped=self.summary.skipped, failed=len(self.summary.failed),
                                stage_seconds={k: round(v, 2)
                                               for k, v in self.summary.stage_seconds.items()})
-                self._write_manifest(env, [*runs, current], keys)
+                if self.summary.computed or "error" not in current:
+                    self._write_manifest(*self._run_manifest)
         return self.summary
 
     def _reusable(self, cells: list[Task]) -> dict[str, str]:
         """Finished records to reuse: task key -> the key of the record that stands for it."""
         if self.force:
             return {}
-        reused = {t.key: t.key for t in cells if self._done(t.key)}
+        assert self.plan is not None
+        reused = {t.key: t.key for t in cells if self._done(t, self.store.get(t.key))}
         if self.reuse == "any":
-            assert self.plan is not None
-            by_signature = {signature(r): r["key"] for r in self.store.records(current_only=False)
+            by_signature = {signature(r): r for r in self.store.records(current_only=False)
                             if r.get("status") == "ok"}
             for task in cells:
-                if task.key not in reused:
-                    found = by_signature.get(self.plan.signature(task))
-                    if found is not None:
-                        reused[task.key] = found
+                found = by_signature.get(self.plan.signature(task))
+                if task.key not in reused and self._done(task, found):
+                    assert found is not None
+                    reused[task.key] = found["key"]
         return reused
 
     def _load_datasets(self) -> None:
@@ -172,9 +182,17 @@ class Runner:
             "runs": runs,
         })
 
-    def _done(self, key: str) -> bool:
-        existing = self.store.get(key)
-        return existing is not None and existing.get("status") == "ok"
+    def _done(self, task: Task, record: dict[str, Any] | None) -> bool:
+        """Whether `record` is a finished record `task` can stand on as it is."""
+        if record is None or record.get("status") != "ok":
+            return False
+        assert self.plan is not None
+        if not self.plan.names_its_nets(task, record):
+            self.progress.print(f"NOTE: recomputing {record['attack']['label']} on "
+                                f"{record['target']['label']} seed {record['seed']}: its record names the "
+                                "copies it attacked by labels the suite no longer has")
+            return False
+        return True
 
     def _execute(self, spec: WorkerSpec, tasks: list[Task], advance: Any) -> None:
         """Hand `tasks` to the executor and keep each result as it arrives."""
@@ -195,6 +213,8 @@ class Runner:
             return
         if record["status"] != "ok":
             self.summary.failed.append(record)
+        if not self.summary.computed and self._run_manifest:  # the first new record: from here on
+            self._write_manifest(*self._run_manifest)  # the manifest describes this run
         self.store.put(record)
         self.summary.computed += 1
         self.progress.print(_summary_line(record))

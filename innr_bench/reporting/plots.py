@@ -187,7 +187,8 @@ def accuracy_vs_eps(long: pd.DataFrame, out_dir: Path) -> list[Path]:
         for ax, source in zip(axes[0], sources):
             stats = (frame[frame["source"] == source].groupby(["evaluated", "eps"], sort=False)["accuracy"]
                      .agg(["mean", "std"]).fillna(0.0) * 100)
-            for evaluated in dict.fromkeys(frame["evaluated"]):
+            # the nets this source was evaluated on (records of several suite versions may differ)
+            for evaluated in dict.fromkeys(stats.index.get_level_values("evaluated")):
                 curve = stats.loc[evaluated].sort_index()
                 ax.errorbar(curve.index, curve["mean"], yerr=curve["std"], marker="o", markersize=3,
                             capsize=2, linewidth=1.2, label=evaluated,
