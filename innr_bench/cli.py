@@ -52,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="import MODULE first: it registers your own targets, compressors or "
                      "attacks (repeatable; a module beside the suite file needs no install)")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    run.add_argument("--front-includes-degraded", action="store_true",
+                     help="let degraded settings (a diverged fit, a copy at chance, a cast weight file) "
+                     "take pareto and front marks; by default they are marked and kept off them")
     run.add_argument("--threads", type=int, metavar="N",
                      help="torch threads in this process (default: torch's choice). Results depend "
                      "slightly on it: match --cpus-per-cell to compare with a Ray run bit for bit")
@@ -93,6 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--format", nargs="+", choices=("md", "csv", "latex", "tex", "html"),
                         default=["md", "csv", "latex", "html"],
                         help="formats to write (latex = booktabs .tex); plots are always written")
+    report.add_argument("--front-includes-degraded", action="store_true",
+                        help="let degraded settings take pareto and front marks (default: kept off)")
 
     gate = sub.add_parser("check", help="regression gate: compare a results dir with a baseline")
     gate.add_argument("results_dir", type=Path, help="a suite's results dir, e.g. results/ci")
@@ -321,7 +326,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             summary = runner.run()
     finally:
         executor.close()
-    board = Board(summary.out_dir)  # the one board every renderer and this summary read
+    # the one board every renderer and this summary read
+    board = Board(summary.out_dir, front_includes_degraded=args.front_includes_degraded)
     written = board.write()
     size_view, transfer_view = board.view("accuracy-vs-size"), board.view("transfer")
     curves = [s for s in (transfer_view.sections if transfer_view else []) if " vs eps " in s[0]]
@@ -330,10 +336,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"computed {summary.computed} cells, reused {summary.skipped}, failed "
           f"{len(summary.failed)}; stage times: {stages or 'none'}")
     print(f"leaderboards: {', '.join(str(p) for p in written.values())}")
+    _degraded(board)
     _reproducibility(args.reference, summary.out_dir)
     for record in summary.failed:
         print(f"FAILED {record['key']}: {record['error']}", file=sys.stderr)
     return 1 if summary.failed else 0
+
+
+def _degraded(board: Any) -> None:
+    """Every degraded cell of the result set, one line each (they are marked on the boards)."""
+    from innr_bench.engine.records import finished
+
+    for record in finished(board.records, "compressor"):
+        for reason in record.degraded:
+            print(f"DEGRADED {record.dataset.label} / {record.target.label} / seed {record.seed} / "
+                  f"{record.component.label}: {reason}")
 
 
 def _reproducibility(reference_root: str, out_dir: Path) -> None:
@@ -380,7 +397,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise ConfigError(f"{results_dir}: not a results directory (no records/ inside); "
                           "pass the directory `innr-bench run` wrote, e.g. results/mnist")
     formats = tuple(dict.fromkeys("tex" if f == "latex" else f for f in args.format))
-    written = write_leaderboards(results_dir, formats)
+    written = write_leaderboards(results_dir, formats, front_includes_degraded=args.front_includes_degraded)
     if not written:
         raise ConfigError(_nothing_to_report(results_dir))
     for path in written.values():

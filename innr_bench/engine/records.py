@@ -146,6 +146,8 @@ class CompressorModel(RecordModel):
     weight_error: WeightErrorModel
     info: dict[str, Any] = {}
     correct: dict[str, Any] | None = None  # {"n": test inputs, "bits": packed}; schema 2 on
+    classes: int | None = None  # the data's classes (chance = 1 / classes); None before it was kept
+    degraded: list[str] = []  # why the result is degraded (engine/degraded.py); empty: it is not
 
 
 class TransferRowModel(_Loose):
@@ -206,6 +208,10 @@ def upgrade(record: dict[str, Any]) -> dict[str, Any]:
     if version < 3 and found.get("kind") == "attack" and found.get("status") == "ok":
         found["transfer"] = [{("evaluated" if k == "target" else k): v for k, v in row.items()}
                              for row in found.get("transfer", [])]
+    if found.get("kind") == "compressor" and found.get("status") == "ok" and "degraded" not in found:
+        from innr_bench.engine.degraded import degradation  # records made before the field
+
+        found["degraded"] = degradation(found)
     found["schema_version"] = max(version, SCHEMA_VERSION)  # a newer record keeps its own
     return found
 

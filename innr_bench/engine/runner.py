@@ -227,9 +227,10 @@ def _summary_line(record: dict[str, Any]) -> str:
     if record["status"] != "ok":
         return f"FAILED {kind} {where} / {name}: {record['error']}"
     if kind == "compressor":
+        flags = "".join(f"; DEGRADED: {reason}" for reason in record.get("degraded", []))
         return (f"done {where} / {name}: accuracy {record['accuracy']:.4f} "
                 f"({100 * record['delta']:+.2f} pt), {record['size_bytes']:,} B "
-                f"(ratio {record['ratio']:.3f}), {record['wall_seconds']:.1f} s")
+                f"(ratio {record['ratio']:.3f}), {record['wall_seconds']:.1f} s{flags}")
     accuracies = [r["accuracy"] for r in record["transfer"]] or [
         r["whitebox_accuracy"] for r in record.get("inheritance", [])]
     copies = f", {record['copies']} copies on the inheritance board" if record.get("copies") else ""

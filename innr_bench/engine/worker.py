@@ -27,6 +27,7 @@ from innr_bench.config import CONTROL, ORIGINAL, Component
 from innr_bench.data.datasets import Dataset
 from innr_bench.engine import memory
 from innr_bench.engine.cache import CacheEntry, TensorCache
+from innr_bench.engine.degraded import cast_on_loading, degradation
 from innr_bench.engine.env import device_name
 from innr_bench.engine.evaluate import attack_pairs, inheritance_rows, predict, weight_errors
 from innr_bench.engine.plan import Plan, TargetGroup, Task, attacked, inherited
@@ -188,9 +189,12 @@ class CellWorker:
             weights = group.target.weights
             if weights is not None:
                 start = time.perf_counter()
-                load_weights(model, weights)
+                casts = load_weights(model, weights)
                 info = {"steps": None, "epochs": None, "seconds": time.perf_counter() - start,
-                        "weights": weights.to_dict()}
+                        "weights": weights.to_dict(), **({"weights_cast": casts} if casts else {})}
+                if casts:
+                    self.progress.print(f"WARNING: {cast_on_loading(info)} ({weights.path}); the copies' "
+                                        "records say so")
             else:
                 with self.stage("train"):
                     info = train(model, group.data, group.target.train, seed=group.seed,
@@ -245,7 +249,7 @@ class CellWorker:
         reference = fp32_bytes(group.model)
         if not all(torch.isfinite(p).all() for p in rebuilt.parameters()):
             raise FloatingPointError("reconstructed weights contain NaN or inf")
-        return {
+        result = {
             "target_accuracy": group.info["accuracy"],
             "target_train": {k: group.info.get(k) for k in ("steps", "epochs", "seconds")},
             "accuracy": accuracy,
@@ -260,7 +264,9 @@ class CellWorker:
             "compress_seconds": compressed.info.get("seconds"),
             "weight_error": errors,
             "info": compressed.info,
+            "classes": group.data.num_classes,
         }
+        return {**result, "degraded": degradation(result, target_info=group.info)}
 
     def _attack_cell(self, group: TargetGroup, attack: Component) -> dict[str, Any]:
         """The transfer matrix between the original, the copies marked `transfer` and the control;

@@ -82,9 +82,12 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     return state
 
 
-def load_weights(model: nn.Module, weights: WeightsFile) -> None:
+def load_weights(model: nn.Module, weights: WeightsFile) -> dict[str, tuple[str, int]]:
     """Load `weights` into `model` (parameters and buffers, batch-norm statistics included),
-    after checking the file is the one the suite was read with and fits the builder exactly."""
+    after checking the file is the one the suite was read with and fits the builder exactly.
+
+    Returns the casts loading made, by the file's dtype: (the builder's dtype, tensor count),
+    e.g. {"torch.float16": ("torch.float32", 8)}; empty when every tensor kept its dtype."""
     path = weights.path
     try:
         blob = path.read_bytes()
@@ -114,6 +117,13 @@ def load_weights(model: nn.Module, weights: WeightsFile) -> None:
             raise ConfigError(f"{path}: tensor {name!r} is {given.dtype}, which cannot stand for the "
                               f"builder's {tensor.dtype}; save floating-point weights (fp32, fp16 or bf16)")
     model.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()})
+    casts: dict[str, tuple[str, int]] = {}
+    for name, tensor in state.items():
+        wanted = expected[name].dtype
+        if tensor.dtype != wanted:
+            _, count = casts.get(str(tensor.dtype), (str(wanted), 0))
+            casts[str(tensor.dtype)] = (str(wanted), count + 1)
+    return casts
 
 
 def _castable(given: torch.dtype, wanted: torch.dtype) -> bool:

@@ -41,8 +41,9 @@ class View:
 class Board:
     """The current records of one result set and every view of them (nothing is recomputed)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, front_includes_degraded: bool = False) -> None:
         self.root = Path(root)
+        self.front_includes_degraded = front_includes_degraded  # degraded rows on the front marks
         store = ResultStore(self.root).require()
         self.records: list[dict[str, Any]] = store.records()
         self.manifest: dict[str, Any] = store.manifest()
@@ -62,7 +63,8 @@ class Board:
         board_summary = (pd.concat([frame.assign(section=title) for title, frame in board], ignore_index=True)
                          if board else pd.DataFrame())
         found = [
-            View("accuracy-vs-size", SIZE_CAPTION, *accuracy_vs_size(self.records, self.references)),
+            View("accuracy-vs-size", SIZE_CAPTION, *accuracy_vs_size(
+                self.records, self.references, front_includes_degraded=self.front_includes_degraded)),
             View("transfer", TRANSFER_CAPTION, *transfer(self.records)),
             View("inheritance", inheritance.CAPTION, board, board_summary),
             View("inheritance-correlations", inheritance.CORRELATION_CAPTION, follows,

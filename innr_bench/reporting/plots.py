@@ -187,8 +187,10 @@ def accuracy_vs_eps(long: pd.DataFrame, out_dir: Path) -> list[Path]:
         for ax, source in zip(axes[0], sources):
             stats = (frame[frame["source"] == source].groupby(["evaluated", "eps"], sort=False)["accuracy"]
                      .agg(["mean", "std"]).fillna(0.0) * 100)
-            # the nets this source was evaluated on (records of several suite versions may differ)
-            for evaluated in dict.fromkeys(stats.index.get_level_values("evaluated")):
+            present = set(stats.index.get_level_values("evaluated"))
+            for evaluated in dict.fromkeys(frame["evaluated"]):
+                if evaluated not in present:  # not evaluated against this source's adversarials
+                    continue
                 curve = stats.loc[evaluated].sort_index()
                 ax.errorbar(curve.index, curve["mean"], yerr=curve["std"], marker="o", markersize=3,
                             capsize=2, linewidth=1.2, label=evaluated,

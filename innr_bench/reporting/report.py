@@ -56,6 +56,7 @@ def size_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
         "target_steps": r.target_train.get("steps"), "storage": r.info.get("storage", ""),
         "target_weights": (r.target.weights or {}).get("sha256"),
         "correct": r.correct,  # which test inputs it got right (schema 2 on)
+        "degraded": r.degraded,  # why the result is degraded (engine/degraded.py)
     } for r in finished(records, "compressor")])
 
 
@@ -70,10 +71,13 @@ def reference_frame(references: list[dict[str, Any]], target: str) -> pd.DataFra
 
 
 def accuracy_vs_size(
-    records: list[dict[str, Any]], references: list[dict[str, Any]] | None = None
+    records: list[dict[str, Any]], references: list[dict[str, Any]] | None = None, *,
+    front_includes_degraded: bool = False,
 ) -> tuple[list[Section], pd.DataFrame]:
     """One section per (dataset, target): a row per compressor setting, mean ± std over seeds,
-    followed by the published references for that target (never mixed into the measured rows)."""
+    followed by the published references for that target (never mixed into the measured rows).
+    A setting with a degraded seed is marked (column `degraded`, only where one is) and kept off
+    the pareto and front marks unless `front_includes_degraded`."""
     long = size_frame(records)
     if long.empty:
         return [], pd.DataFrame()
@@ -98,12 +102,17 @@ def accuracy_vs_size(
                 "Δ pt 95% CI": _interval(stats.paired_interval(list(runs["delta"]))),
                 "_acc": float(runs["accuracy"].mean()),
                 "_row": _stats_row(runs),
+                "degraded": _degraded(runs),
             })
         frame_out = pd.DataFrame(table)
-        frame_out.insert(1, "pareto", ["★" if p else "" for p in
-                                       _pareto(list(frame_out["bytes"]), list(frame_out["_acc"]))])
-        front = stats.paired_front(list(frame_out["_row"]))
+        marked = [front_includes_degraded or not d for d in frame_out["degraded"]]
+        pareto = _marked(marked, lambda rows: _pareto([r["bytes"] for r in rows], [r["_acc"] for r in rows]),
+                         frame_out)
+        front = _marked(marked, lambda rows: stats.paired_front([r["_row"] for r in rows]), frame_out)
+        frame_out.insert(1, "pareto", ["★" if p else "" for p in pareto])
         frame_out.insert(2, "front (same data)", ["★" if f else "" for f in front])
+        if not frame_out["degraded"].any():  # the column only where something is degraded
+            frame_out = frame_out.drop(columns=["degraded"])
         frame_out = (frame_out.sort_values(["_acc", "bytes"], ascending=[False, True])
                      .drop(columns=["_acc", "_row"]))
         sections.append((f"accuracy vs size — {target} on {data} [{source}]; {_made(frame)}", frame_out))
@@ -112,6 +121,25 @@ def accuracy_vs_size(
             sections.append((f"published references for {target} (not measured here)", published))
         summary_rows.append(frame_out.assign(data=data, target=target, **{"data source": source}))
     return sections, pd.concat(summary_rows, ignore_index=True)
+
+
+def _degraded(runs: pd.DataFrame) -> str:
+    """'2/3 seeds: <first reason>' for a setting with degraded seeds, else ''."""
+    flagged = [(seed, reasons) for seed, reasons in zip(runs["seed"], runs["degraded"]) if reasons]
+    if not flagged:
+        return ""
+    kinds = len({reason.split(":", 1)[0] for _, reasons in flagged for reason in reasons})
+    more = f" (+{kinds - 1} more kinds)" if kinds > 1 else ""
+    return f"{len(flagged)}/{len(runs)} seeds: {flagged[0][1][0]}{more}"
+
+
+def _marked(eligible: list[bool], rule: Callable[[list[dict[str, Any]]], list[bool]],
+            frame: pd.DataFrame) -> list[bool]:
+    """A front rule applied to the eligible rows only (the others are neither marked nor allowed to
+    dominate), mapped back to every row."""
+    rows = [row for row, ok in zip(frame.to_dict("records"), eligible) if ok]
+    found = iter(rule(rows))
+    return [next(found) if ok else False for ok in eligible]
 
 
 def _interval(interval: stats.Interval) -> str:
@@ -254,9 +282,10 @@ def render(sections: list[Section], fmt: str, caption: str) -> str:
 
 
 def write_leaderboards(
-    results_dir: Path, formats: tuple[str, ...] = FORMATS, plots: bool = True
+    results_dir: Path, formats: tuple[str, ...] = FORMATS, plots: bool = True, *,
+    front_includes_degraded: bool = False,
 ) -> dict[str, Path]:
     """Write the leaderboards (and plots) of a result set under `results_dir/leaderboards`."""
     from innr_bench.reporting.board import Board
 
-    return Board(results_dir).write(formats, plots)
+    return Board(results_dir, front_includes_degraded=front_includes_degraded).write(formats, plots)
