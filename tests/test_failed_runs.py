@@ -99,7 +99,9 @@ def test_two_runs_sharing_one_cache_give_the_leaderboards_of_one(
     env = {**os.environ, "INNR_BENCH_CACHE": str(tmp_path / "cache")}
     runs = [subprocess.Popen(_command(small_suite, tmp_path / name), env=env, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, text=True) for name in ("a", "b")]
-    time.sleep(1.0)
+    deadline = time.monotonic() + 60  # until `a` holds its directory's lock
+    while not (tmp_path / "a" / "smoke" / ".lock.owner").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
     refused = subprocess.run(_command(small_suite, tmp_path / "a"), env=env, capture_output=True, text=True)
     outputs = [run.communicate(timeout=300)[0] for run in runs]
     assert [run.returncode for run in runs] == [0, 0], outputs

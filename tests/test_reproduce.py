@@ -219,3 +219,21 @@ def test_moves_by_floating_point_order_on_another_machine_read_as_reproduced_eac
     differs = compare(two_runs[0], shifted).verdict().splitlines()
     assert differs[0].startswith("DIFFERS: 1 of 4 settings moved beyond what floating-point order explains")
     assert differs[1].startswith("- ") and "ptq-int4: accuracy: seed 0 -1.00, seed 1 -1.00 pt" in differs[1]
+
+
+def test_the_run_ends_with_its_verdict_in_words(
+    repo_root: Path, two_runs: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The main job's last line: the verdict against the published results of its suite."""
+    monkeypatch.setenv("INNR_BENCH_CACHE", str(two_runs[0].parent.parent / "cache-a"))  # a's cache
+    doc = yaml.safe_load((repo_root / "suites" / "smoke.yaml").read_text())
+    doc["compressors"] = doc["compressors"][:3]
+    (tmp_path / "small.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))  # the same labels
+    assert main(["run", str(tmp_path / "small.yaml"), "--out", str(tmp_path / "out"), "--no-progress",
+                 "--device", "cpu", "--reference", str(two_runs[0].parent)]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[-1].startswith("verdict against ") and lines[-1].endswith(
+        "REPRODUCED EXACTLY: every value of the 8 cells on both sides is identical.")
+    report = (tmp_path / "out" / "smoke" / "reproducibility.md").read_text()
+    assert "## Verdict\n\nREPRODUCED EXACTLY" in report
