@@ -212,7 +212,7 @@ def _rerun_if_asked(baseline: Any, args: argparse.Namespace) -> Any:
           f"commit {commit} here to pair every seed in one environment ...", flush=True)
     start = time.perf_counter()
     rerun_baseline = rerun(baseline, args.baseline, repo=Path(innr_bench.__file__).resolve().parents[1],
-                           device=devices.pop() if len(devices) == 1 else "cpu")
+                           device=devices.pop() if len(devices) == 1 else "cpu", current=current)
     print(f"reran the baseline's suite at {commit} in {time.perf_counter() - start:.0f} s; "
           "checking against it")
     return rerun_baseline

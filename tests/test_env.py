@@ -48,3 +48,12 @@ def test_cuda_without_a_card_is_a_user_error() -> None:
     assert resolve_device("auto") == torch.device("cpu")
     with pytest.raises(ConfigError, match="CUDA is not available; use auto or cpu"):
         resolve_device("cuda")
+
+
+def test_the_cpu_is_named_by_vendor_family_model_and_vector_isa() -> None:
+    import re
+
+    from innr_bench.engine.env import cpu_model
+
+    found = cpu_model()
+    assert found is None or re.fullmatch(r"\S+ family \S+ model \S+ (amx_tile|avx512f|avx2|avx|sse)", found)

@@ -237,3 +237,23 @@ def test_the_run_ends_with_its_verdict_in_words(
         "REPRODUCED EXACTLY: every value of the 8 cells on both sides is identical.")
     report = (tmp_path / "out" / "smoke" / "reproducibility.md").read_text()
     assert "## Verdict\n\nREPRODUCED EXACTLY" in report
+
+
+def test_another_cpu_microarchitecture_is_another_environment(
+    two_runs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """Two machines whose model names read alike ("AMD EPYC") may round differently: the records'
+    `worker.cpu` (vendor, family, model, ISA) must match too for seeds to pair as the same."""
+    import shutil
+
+    other = tmp_path / "smoke"
+    shutil.copytree(two_runs[1], other)
+
+    def zen4(record: dict[str, Any]) -> None:
+        record["worker"]["cpu"] = "AuthenticAMD family 25 model 17 avx512f"
+
+    _rewrite(other, zen4)
+    result = compare(two_runs[0], other)
+    assert set(result.table["mode"]) == {"cross-env"} and result.ok()
+    assert "cells' environment" in set(result.environment["field"])
+    assert compare(*two_runs).table["mode"].eq("paired").all()

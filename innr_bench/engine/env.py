@@ -83,6 +83,26 @@ def device_name(device: torch.device) -> str:
     return platform.processor() or platform.machine()
 
 
+def cpu_model() -> str | None:
+    """The CPU's vendor, family, model and widest vector ISA, e.g. `AuthenticAMD family 23 model 49
+    avx2`: two machines whose model names read alike ("AMD EPYC") can differ in microarchitecture,
+    and oneDNN picks other kernels (other rounding) on each; None where /proc/cpuinfo is absent."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return None
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line.strip():
+            break  # the first processor is enough
+        name, _, value = line.partition(":")
+        fields[name.strip()] = value.strip()
+    flags = set(fields.get("flags", "").split())
+    isa = next((i for i in ("amx_tile", "avx512f", "avx2", "avx") if i in flags), "sse")
+    return (f"{fields.get('vendor_id', '?')} family {fields.get('cpu family', '?')} "
+            f"model {fields.get('model', '?')} {isa}")
+
+
 def fingerprint(device: torch.device) -> dict[str, Any]:
     """What a number depends on besides the suite, in this process: torch version, device kind
     and name, and on the CPU the torch thread count (reductions split differently across threads,
@@ -112,6 +132,7 @@ def environment(device: torch.device) -> dict[str, Any]:
         "torch_threads": torch.get_num_threads(),
         "device": str(device),
         "device_name": device_name(device),
+        "cpu": cpu_model(),
         "cuda_available": torch.cuda.is_available(),
         "packages": versions,
     }

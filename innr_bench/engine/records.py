@@ -27,6 +27,20 @@ def identity(record: dict[str, Any]) -> Identity:
             component_label(record), int(record["seed"]))
 
 
+def comparable_environment(record: Any) -> dict[str, Any] | None:
+    """What must match for two records of one seed to compare paired: the environment that entered
+    the key plus the CPU's microarchitecture (`worker.cpu`; None in records made before it was kept,
+    so that an older record never pairs as "the same environment" with a newer one). None when the
+    record predates recorded environments. Takes a record dict or a RecordModel."""
+    get = record.get if isinstance(record, dict) else lambda name: getattr(record, name, None)
+    environment = get("environment")
+    if environment is None:
+        return None
+    worker = get("worker") or {}
+    cpu = worker.get("cpu") if isinstance(worker, dict) else getattr(worker, "cpu", None)
+    return {**environment, "cpu": cpu}
+
+
 def setting(record: dict[str, Any]) -> tuple[str, str, str, str]:
     """The identity without the seed: what seeds are averaged over."""
     return identity(record)[:4]
@@ -98,6 +112,7 @@ class WorkerModel(_Loose):
     device_name: str
     torch_threads: int  # fits of thousands of steps round differently with another thread count
     freed_memory_kept: bool | None = None  # engine/memory.py; wall times depend on it (none before)
+    cpu: str | None = None  # engine/env.cpu_model: vendor, family, model, ISA (none before)
 
 
 class RecordModel(_Loose):

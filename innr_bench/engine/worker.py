@@ -28,7 +28,7 @@ from innr_bench.data.datasets import Dataset
 from innr_bench.engine import memory
 from innr_bench.engine.cache import CacheEntry, TensorCache
 from innr_bench.engine.degraded import cast_on_loading, degradation
-from innr_bench.engine.env import device_name
+from innr_bench.engine.env import cpu_model, device_name
 from innr_bench.engine.evaluate import attack_pairs, inheritance_rows, predict, weight_errors
 from innr_bench.engine.plan import Plan, TargetGroup, Task, attacked, inherited
 from innr_bench.engine.progress import Progress, RecordedProgress
@@ -155,7 +155,9 @@ class CellWorker:
                        # fits of thousands of steps round differently with another thread count
                        "torch_threads": torch.get_num_threads(),
                        # the fit seconds depend on it (engine/memory.py)
-                       "freed_memory_kept": memory.kept()},
+                       "freed_memory_kept": memory.kept(),
+                       # "AMD EPYC" names several microarchitectures that round differently
+                       "cpu": cpu_model()},
         }
         compute = self._attack_cell if component.kind == "attack" else self._compress_cell
         start = time.perf_counter()

@@ -5,6 +5,7 @@ base on the same runner), instead of judging values made on another CPU or card.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -31,11 +32,14 @@ def _key(entry: BaselineEntry) -> tuple[str, str, str]:
 
 
 def rerun(baseline: Baseline, baseline_path: Path, *, repo: Path, work: Path | None = None,
-          device: str = "cpu") -> Baseline:
+          device: str = "cpu", current: dict[tuple[str, str, str], Any] | None = None) -> Baseline:
     """Run the baseline's suite at the baseline's commit here and return it as a baseline.
 
     `repo` is the git checkout holding that commit; `work` a folder for the worktree, its cache
-    and its results (a temporary one, removed afterwards, when None)."""
+    and its results (a temporary one, removed afterwards, when None); `current` the results'
+    environments by setting (`gate.environments`), which the rerun's settings take: both were
+    computed on this machine, in this Python environment."""
+    current = current or {}
     commit = str(baseline.provenance.get("git_commit") or "")
     if not commit or commit.endswith("+dirty"):
         raise ConfigError(f"{baseline_path}: provenance.git_commit is {commit or 'missing'!r}, so its code "
@@ -62,7 +66,11 @@ def rerun(baseline: Baseline, baseline_path: Path, *, repo: Path, work: Path | N
             output = (done.stdout + done.stderr)[-OUTPUT_SHOWN:]
             raise ConfigError(f"{baseline_path}: the baseline's suite failed at commit {commit[:12]} "
                               f"(exit {done.returncode}); its output ends:\n{output}")
-        return write_baseline(root / "results" / baseline.suite, root / "rerun-baseline.json")
+        here = write_baseline(root / "results" / baseline.suite, root / "rerun-baseline.json")
+        # run here and now, in this process's environment: the results' environment is its own
+        # (an older commit records less of it, e.g. no CPU microarchitecture)
+        return dataclasses.replace(here, entries=[
+            dataclasses.replace(e, environment=current.get(_key(e), e.environment)) for e in here.entries])
     finally:
         subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(worktree)],
                        capture_output=True, check=False)

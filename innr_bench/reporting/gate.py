@@ -21,7 +21,7 @@ import pydantic
 from pydantic import Field
 from pydantic.dataclasses import dataclass
 
-from innr_bench.engine.records import CompressorModel, finished
+from innr_bench.engine.records import CompressorModel, comparable_environment, finished
 from innr_bench.engine.store import ResultStore, atomic_write_json
 from innr_bench.errors import ConfigError
 from innr_bench.params import format_validation_error
@@ -64,7 +64,7 @@ def summarize(results_dir: Path) -> pd.DataFrame:
     rows = []
     for (data, target, method), cells in sorted(groups.items()):
         accuracies = [c.accuracy for c in cells]
-        environments = {json.dumps(c.environment, sort_keys=True) for c in cells}
+        environments = {json.dumps(comparable_environment(c), sort_keys=True) for c in cells}
         rows.append({"data": data, "target": target, "method": method,
                      "accuracy_mean": sum(accuracies) / len(accuracies),
                      "accuracy_std": sample_std(accuracies), "seeds": len({c.seed for c in cells}),

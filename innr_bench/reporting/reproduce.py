@@ -27,13 +27,19 @@ from typing import Any
 
 import pandas as pd
 
-from innr_bench.engine.records import AttackModel, CompressorModel, Identity, identity
+from innr_bench.engine.records import (
+    AttackModel,
+    CompressorModel,
+    Identity,
+    comparable_environment,
+    identity,
+)
 from innr_bench.engine.store import ResultStore
 from innr_bench.errors import InnrBenchError
 from innr_bench.reporting.comparison import MODES, Sample, Verdict, compare_samples
 
 DEFAULT_TOLERANCE_PT = 0.5
-ENVIRONMENT_FIELDS = ("innr_bench", "git_commit", "python", "platform", "device", "device_name",
+ENVIRONMENT_FIELDS = ("innr_bench", "git_commit", "python", "platform", "device", "device_name", "cpu",
                       "torch_threads")
 
 
@@ -161,8 +167,9 @@ def redefinition(a: dict[str, Any], b: dict[str, Any]) -> str:
 
 
 def environment_of(record: dict[str, Any]) -> dict[str, Any] | None:
-    """The environment that entered the record's key; None when the record predates it."""
-    return record.get("environment")
+    """The environment two records of one seed must share to pair as the same (records.
+    comparable_environment); None when the record predates recorded environments."""
+    return comparable_environment(record)
 
 
 def compare(a: Path, b: Path, tolerance_pt: float = DEFAULT_TOLERANCE_PT) -> Comparison:

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from innr_bench.reporting.reproduce import Comparison, SettingResult
 
 # environment fields worth naming in a verdict, in this order (the rest are in the report's table)
-NAMED_FIELDS = ("device_name", "device", "package torch", "torch_threads", "python")
+NAMED_FIELDS = ("device_name", "cpu", "device", "package torch", "torch_threads", "python")
 
 
 def in_words(comparison: Comparison) -> str:
