@@ -31,4 +31,4 @@ run_set mnist-cpu mnist cpu 2 &
 run_set ci-cpu ci cpu 2 &
 wait
 bench check /tmp/runs-ci-cpu/ci --baseline baselines/ci.json --tolerance 0.5pt > "$OUT/ci-check.txt" 2>&1
-cat "$OUT/machine.txt"; tail -4 "$OUT"/mnist-*.log; tail -3 "$OUT/ci-check.txt"
+cat "$OUT/machine.txt"; for log in "$OUT"/mnist-*.log; do echo "== $log"; grep -A12 "^verdict against" "$log"; done; tail -n 3 "$OUT/ci-check.txt"
