@@ -186,6 +186,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     bad = table[table["status"].isin(["REGRESSION", "MISSING"])]
     modes = table["mode"].value_counts().to_dict() if "mode" in table else {}
     how = ", ".join(f"{n} {m}" for m, n in sorted(modes.items()))
+    if "cross-env" in modes and args.rerun_baseline == "never":
+        print("\nNote: across environments a change that moves each seed differently reads as noise; "
+              "`--rerun-baseline auto` checks against the baseline's own commit run here instead.")
     print(f"\n{len(table)} settings checked against {args.baseline} ({how or 'none compared'}; "
           f"tolerance {args.tolerance:g} pt; " + "; ".join(f"{m} = {MODES[m]}" for m in sorted(modes))
           + f"): {len(bad)} regressed or missing")
@@ -207,12 +210,15 @@ def _rerun_if_asked(baseline: Any, args: argparse.Namespace) -> Any:
         print(f"{args.baseline}: recorded in this environment; checking against its values")
         return baseline
     devices = {str(env.get("device")) for env in current.values() if env}
+    threads = {env.get("threads") for env in current.values() if env}
     commit = str(baseline.provenance.get("git_commit"))[:12]
-    print(f"{args.baseline}: recorded in another environment; rerunning suite {baseline.suite!r} at its "
-          f"commit {commit} here to pair every seed in one environment ...", flush=True)
+    why = "asked to" if args.rerun_baseline == "always" else "recorded in another environment"
+    print(f"{args.baseline}: {why}; rerunning suite {baseline.suite!r} at its commit {commit} here to "
+          "pair every seed in one environment ...", flush=True)
     start = time.perf_counter()
     rerun_baseline = rerun(baseline, args.baseline, repo=Path(innr_bench.__file__).resolve().parents[1],
-                           device=devices.pop() if len(devices) == 1 else "cpu", current=current)
+                           device=devices.pop() if len(devices) == 1 else "cpu",
+                           threads=threads.pop() if len(threads) == 1 else None)
     print(f"reran the baseline's suite at {commit} in {time.perf_counter() - start:.0f} s; "
           "checking against it")
     return rerun_baseline

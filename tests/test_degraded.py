@@ -15,7 +15,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from innr_bench.cli import main
-from innr_bench.engine.degraded import at_chance, cast_on_loading, fit_problems
+from innr_bench.engine.degraded import at_chance, cast_on_loading, degradation, fit_problems
 from innr_bench.registry import COMPRESSORS, MODELS
 
 DIVERGED = '''
@@ -49,6 +49,9 @@ def test_the_rules() -> None:
     assert at_chance(0.105, 0.95, 10, 1000) is not None  # within 3 standard errors of 10 %
     assert at_chance(0.20, 0.95, 10, 1000) is None and at_chance(0.10, 0.10, 10, 1000) is None
     assert at_chance(0.10, 0.95, None, 1000) is None  # classes unknown (records made before)
+    # a plugin's own history format, or a record without accuracies, is no reason to fail
+    assert fit_problems({"history": [0.5, 0.2], "qat_history": "n/a"}) == []
+    assert degradation({"info": {"history": [[1, "x"]]}}) == []
     assert cast_on_loading({"weights_cast": {"torch.float16": ("torch.float32", 4)}}) == (
         "target weights cast on loading: torch.float16 -> torch.float32 (4 tensors)")
 

@@ -57,3 +57,14 @@ def test_the_cpu_is_named_by_vendor_family_model_and_vector_isa() -> None:
 
     found = cpu_model()
     assert found is None or re.fullmatch(r"\S+ family \S+ model \S+ (amx_tile|avx512f|avx2|avx|sse)", found)
+
+
+def test_x86_and_arm_cpus_are_told_apart() -> None:
+    from innr_bench.engine.env import describe_cpu
+
+    x86 = ("processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 17\n"
+           "flags\t\t: fpu avx2 avx512f\n")
+    assert describe_cpu(x86) == "AuthenticAMD family 25 model 17 avx512f"
+    arm = "processor\t: 0\nFeatures\t: fp asimd sve\nCPU implementer\t: 0x41\nCPU part\t: 0xd40\n"
+    assert describe_cpu(arm) == "arm implementer 0x41 part 0xd40 sve"
+    assert describe_cpu("processor\t: 0\n") is None

@@ -20,8 +20,7 @@ def fit_problems(info: Mapping[str, Any]) -> list[str]:
     the loss histories a compressor's `info` holds."""
     found = []
     for key, stage in HISTORIES.items():
-        history = info.get(key) or []
-        losses = [float(point[1]) for point in history if len(point) > 1]
+        losses = _losses(info.get(key))
         if not losses:
             continue
         first, last = losses[0], losses[-1]
@@ -30,6 +29,18 @@ def fit_problems(info: Mapping[str, Any]) -> list[str]:
         elif math.isfinite(first) and first > 0 and last > DIVERGED_FACTOR * first:
             found.append(f"{stage} diverged: its loss ended at {last:.4g}, {last / first:.1f}x its first "
                          f"{first:.4g}")
+    return found
+
+
+def _losses(history: Any) -> list[float]:
+    """The losses of a `[[step, loss], ...]` history; points of another shape (a plugin's own
+    history format) are left out rather than failing a cell or a read."""
+    found = []
+    for point in history if isinstance(history, list | tuple) else []:
+        try:
+            found.append(float(point[1]))
+        except (TypeError, ValueError, IndexError, KeyError):
+            continue
     return found
 
 
@@ -59,9 +70,11 @@ def degradation(record: Mapping[str, Any], *, classes: int | None = None,
                 target_info: Mapping[str, Any] | None = None) -> list[str]:
     """Every reason a finished compressor record is degraded (what the worker stores, and what
     readers derive for records made before the field existed)."""
-    reasons = fit_problems(record.get("info") or {})
+    info = record.get("info")
+    reasons = fit_problems(info if isinstance(info, Mapping) else {})
     correct = record.get("correct") or {}
-    chance = at_chance(float(record["accuracy"]), float(record["target_accuracy"]),
-                       classes or record.get("classes"), correct.get("n"))
+    accuracy, original = record.get("accuracy"), record.get("target_accuracy")
+    chance = (at_chance(float(accuracy), float(original), classes or record.get("classes"), correct.get("n"))
+              if isinstance(accuracy, int | float) and isinstance(original, int | float) else None)
     cast = cast_on_loading(target_info or {})
     return reasons + [r for r in (chance, cast) if r]

@@ -88,18 +88,29 @@ def cpu_model() -> str | None:
     avx2`: two machines whose model names read alike ("AMD EPYC") can differ in microarchitecture,
     and oneDNN picks other kernels (other rounding) on each; None where /proc/cpuinfo is absent."""
     try:
-        text = Path("/proc/cpuinfo").read_text()
+        return describe_cpu(Path("/proc/cpuinfo").read_text())
     except OSError:
         return None
+
+
+def describe_cpu(cpuinfo: str) -> str | None:
+    """`cpu_model` from the text of /proc/cpuinfo (x86: vendor, family, model, widest vector ISA;
+    Arm: implementer, part, SVE/NEON)."""
     fields: dict[str, str] = {}
-    for line in text.splitlines():
+    for line in cpuinfo.splitlines():
         if not line.strip():
             break  # the first processor is enough
         name, _, value = line.partition(":")
         fields[name.strip()] = value.strip()
+    if "vendor_id" not in fields:  # Arm: implementer and part name the core; its features the ISA
+        features = set(fields.get("Features", "").split())
+        isa = next((i for i in ("sve2", "sve", "asimd") if i in features), "")
+        if "CPU implementer" not in fields:
+            return None
+        return f"arm implementer {fields['CPU implementer']} part {fields.get('CPU part', '?')} {isa}".strip()
     flags = set(fields.get("flags", "").split())
     isa = next((i for i in ("amx_tile", "avx512f", "avx2", "avx") if i in flags), "sse")
-    return (f"{fields.get('vendor_id', '?')} family {fields.get('cpu family', '?')} "
+    return (f"{fields['vendor_id']} family {fields.get('cpu family', '?')} "
             f"model {fields.get('model', '?')} {isa}")
 
 

@@ -30,12 +30,15 @@ def identity(record: dict[str, Any]) -> Identity:
 def comparable_environment(record: Any) -> dict[str, Any] | None:
     """What must match for two records of one seed to compare paired: the environment that entered
     the key plus the CPU's microarchitecture (`worker.cpu`; None in records made before it was kept,
-    so that an older record never pairs as "the same environment" with a newer one). None when the
-    record predates recorded environments. Takes a record dict or a RecordModel."""
+    so that an older record never pairs as "the same environment" with a newer one), for cells
+    computed on the CPU. None when the record predates recorded environments. Takes a record dict
+    or a RecordModel."""
     get = record.get if isinstance(record, dict) else lambda name: getattr(record, name, None)
     environment = get("environment")
     if environment is None:
         return None
+    if environment.get("device") != "cpu":  # on a card the card computes: its name is in the key
+        return dict(environment)
     worker = get("worker") or {}
     cpu = worker.get("cpu") if isinstance(worker, dict) else getattr(worker, "cpu", None)
     return {**environment, "cpu": cpu}

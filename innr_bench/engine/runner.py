@@ -136,7 +136,7 @@ class Runner:
             except BaseException as error:
                 # a failure before any new record changes nothing on disk; after one, the
                 # manifest says what was computed and how the run ended
-                current["error"] = f"{type(error).__name__}: {error}".strip()
+                current["error"] = type(error).__name__ + (f": {error}" if str(error) else "")
                 raise
             finally:
                 current.update(finished=now(), computed=self.summary.computed,
@@ -158,7 +158,8 @@ class Runner:
                             if r.get("status") == "ok"}
             for task in cells:
                 found = by_signature.get(self.plan.signature(task))
-                if task.key not in reused and self._done(task, found):
+                if (task.key not in reused and found is not None and found["key"] != task.key
+                        and self._done(task, found)):
                     assert found is not None
                     reused[task.key] = found["key"]
         return reused

@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from innr_bench.engine.env import cpu_model
 from innr_bench.errors import ConfigError
 from innr_bench.reporting.gate import Baseline, BaselineEntry, write_baseline
 
@@ -23,8 +24,8 @@ OUTPUT_SHOWN = 2000  # characters of a failed rerun's output quoted in the error
 def environments_differ(baseline: Baseline, current: dict[tuple[str, str, str], Any]) -> bool:
     """Whether any setting's recorded environment differs from the one it has in the results
     (`current`: (data, target, method) -> environment), or is not recorded."""
-    return any(entry.environment is None or entry.environment != current.get(_key(entry))
-               for entry in baseline.entries)
+    return any(entry.environment is None or entry.environment != current[_key(entry)]
+               for entry in baseline.entries if _key(entry) in current)
 
 
 def _key(entry: BaselineEntry) -> tuple[str, str, str]:
@@ -32,14 +33,12 @@ def _key(entry: BaselineEntry) -> tuple[str, str, str]:
 
 
 def rerun(baseline: Baseline, baseline_path: Path, *, repo: Path, work: Path | None = None,
-          device: str = "cpu", current: dict[tuple[str, str, str], Any] | None = None) -> Baseline:
+          device: str = "cpu", threads: int | None = None) -> Baseline:
     """Run the baseline's suite at the baseline's commit here and return it as a baseline.
 
     `repo` is the git checkout holding that commit; `work` a folder for the worktree, its cache
-    and its results (a temporary one, removed afterwards, when None); `current` the results'
-    environments by setting (`gate.environments`), which the rerun's settings take: both were
-    computed on this machine, in this Python environment."""
-    current = current or {}
+    and its results (a temporary one, removed afterwards, when None); `device` and `threads` those
+    the results were computed with, so that the rerun pairs with them."""
     commit = str(baseline.provenance.get("git_commit") or "")
     if not commit or commit.endswith("+dirty"):
         raise ConfigError(f"{baseline_path}: provenance.git_commit is {commit or 'missing'!r}, so its code "
@@ -57,25 +56,33 @@ def rerun(baseline: Baseline, baseline_path: Path, *, repo: Path, work: Path | N
         _git(repo, baseline_path, "worktree", "add", "--detach", str(worktree), commit,
              fix="remove a stale worktree with `git worktree prune`")
         suite_file = _suite_file(baseline, worktree, baseline_path)
-        # the worktree's package, not the installed one: PYTHONPATH comes before an editable install
-        env = {**os.environ, "PYTHONPATH": str(worktree), "INNR_BENCH_CACHE": str(root / "cache")}
+        # the worktree's package first: PYTHONPATH comes before an editable install
+        path = os.pathsep.join(p for p in (str(worktree), os.environ.get("PYTHONPATH", "")) if p)
+        env = {**os.environ, "PYTHONPATH": path, "INNR_BENCH_CACHE": str(root / "cache")}
         command = [sys.executable, "-m", "innr_bench.cli", "run", suite_file, "--out", str(root / "results"),
-                   "--device", device, "--no-progress", "--reference", "none"]
+                   "--device", device, "--no-progress", "--reference", "none",
+                   *(["--threads", str(threads)] if threads else [])]
         done = subprocess.run(command, cwd=worktree, env=env, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             output = (done.stdout + done.stderr)[-OUTPUT_SHOWN:]
             raise ConfigError(f"{baseline_path}: the baseline's suite failed at commit {commit[:12]} "
                               f"(exit {done.returncode}); its output ends:\n{output}")
         here = write_baseline(root / "results" / baseline.suite, root / "rerun-baseline.json")
-        # run here and now, in this process's environment: the results' environment is its own
-        # (an older commit records less of it, e.g. no CPU microarchitecture)
-        return dataclasses.replace(here, entries=[
-            dataclasses.replace(e, environment=current.get(_key(e), e.environment)) for e in here.entries])
+        # computed on this CPU now: an older commit's records do not say which (no `worker.cpu`)
+        entries = [dataclasses.replace(e, environment=_on_this_cpu(e.environment)) for e in here.entries]
+        return dataclasses.replace(here, entries=entries)
     finally:
         subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(worktree)],
                        capture_output=True, check=False)
         if own:
             shutil.rmtree(root, ignore_errors=True)
+
+
+def _on_this_cpu(environment: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A rerun's environment with this CPU filled in where its commit did not record one."""
+    if environment is None or environment.get("device") != "cpu" or environment.get("cpu"):
+        return environment
+    return {**environment, "cpu": cpu_model()}
 
 
 def _suite_file(baseline: Baseline, worktree: Path, baseline_path: Path) -> str:

@@ -11,6 +11,7 @@ stored size grows, or when it is missing. Improvements never fail the gate.
 from __future__ import annotations
 
 import json
+import math
 from collections import defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
@@ -146,7 +147,9 @@ def check(results_dir: Path, baseline: Baseline, tolerance_pt: float) -> pd.Data
             same_environment=entry.environment is not None and entry.environment == now["environment"],
             tolerance_pt=tolerance_pt)
         grew = int(now["size_bytes"]) > entry.size_bytes
-        status = "REGRESSION" if verdict.worse or grew else "improved" if verdict.better else "ok"
+        # a value that is not a number (a diverged fit) never passes
+        status = ("REGRESSION" if verdict.worse or grew or not math.isfinite(verdict.change)
+                  else "improved" if verdict.better else "ok")
         rows.append(row | {"current %": round(100 * now["accuracy_mean"], 2),
                            "Δ pt": round(verdict.change, 2),
                            # paired, the verdict is each seed's: the seed that moved most
