@@ -256,4 +256,6 @@ def test_another_cpu_microarchitecture_is_another_environment(
     result = compare(two_runs[0], other)
     assert set(result.table["mode"]) == {"cross-env"} and result.ok()
     assert "cells' environment" in set(result.environment["field"])
+    # identical values read as exact whatever the environments
+    assert result.verdict().startswith("REPRODUCED EXACTLY")
     assert compare(*two_runs).table["mode"].eq("paired").all()

@@ -38,6 +38,9 @@ def in_words(comparison: Comparison) -> str:
         if beyond:
             lines.append(f"{len(beyond)} other settings moved beyond {tolerance:g} pt on some seed, within "
                          f"their measured noise: {', '.join(s.name for s in beyond)}.")
+    elif not (beyond or within or by_spread):  # whatever the environments
+        lines = [f"REPRODUCED EXACTLY: every value of the {comparison.cells} cells on both sides is "
+                 "identical."]
     elif across:
         lines = [f"REPRODUCED WITHIN FLOATING-POINT NOISE: the environments differ "
                  f"({_environment(comparison)}), and no setting moved beyond the {tolerance:g} pt tolerance "
@@ -45,11 +48,8 @@ def in_words(comparison: Comparison) -> str:
         if beyond:
             lines += [f"Moved by floating-point order beyond {tolerance:g} pt on some seed, each within "
                       "what such cells are measured to move:", *_listed(beyond)]
-    elif within:
-        lines = [f"REPRODUCED WITHIN TOLERANCE: the same environment; every seed within {tolerance:g} pt."]
     else:
-        lines = [f"REPRODUCED EXACTLY: every value of the {comparison.cells} cells on both sides is "
-                 "identical."]
+        lines = [f"REPRODUCED WITHIN TOLERANCE: the same environment; every seed within {tolerance:g} pt."]
     if comparison.cells and (within or identical or by_spread) and (differing or across or within):
         counts = [f"{len(within)} moved by at most {tolerance:g} pt a seed" if within else "",
                   f"{len(identical)} identical" if identical else "",
