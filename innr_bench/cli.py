@@ -104,7 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     gate.add_argument("--baseline", type=Path, required=True, help="baseline JSON, e.g. baselines/ci.json")
     gate.add_argument("--tolerance", type=_points, default=0.5,
                       help="accuracy drop allowed per setting, in points (e.g. 0.5pt): each seed's "
-                      "change where seeds and environment match the baseline (paired), else the "
+                      "change in the same environment (paired); across environments the mean same-seed "
+                      "change's, plus its 95%% t interval (cross-env); where seeds do not pair, the "
                       "mean's, plus 2 standard errors of the difference (spread)")
     gate.add_argument("--rerun-baseline", choices=("never", "auto", "always"), default="never",
                       help="rerun the baseline's suite at the baseline's git commit on this machine (a git "
@@ -125,8 +126,10 @@ def build_parser() -> argparse.ArgumentParser:
     side.add_argument("a", type=Path, help="the reference, e.g. results/mnist")
     side.add_argument("b", type=Path, help="the result set to check, e.g. runs/mnist")
     side.add_argument("--tolerance", type=_points, default=0.5,
-                      help="accuracy difference allowed per cell (paired) or per setting beyond 2 "
-                      "standard errors (environments differ), in points (default 0.5pt)")
+                      help="accuracy difference allowed per cell in the same environment (paired), per "
+                      "setting beyond the same-seed changes' 95%% t interval across environments "
+                      "(cross-env) or beyond 2 standard errors where seeds do not pair, in points "
+                      "(default 0.5pt)")
     return parser
 
 

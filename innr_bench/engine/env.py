@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import os
 import platform
@@ -83,6 +84,7 @@ def device_name(device: torch.device) -> str:
     return platform.processor() or platform.machine()
 
 
+@functools.cache  # one read of /proc/cpuinfo a process, not one a cell record
 def cpu_model() -> str | None:
     """The CPU's vendor, family, model and widest vector ISA, e.g. `AuthenticAMD family 23 model 49
     avx2`: two machines whose model names read alike ("AMD EPYC") can differ in microarchitecture,

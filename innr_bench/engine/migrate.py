@@ -20,7 +20,7 @@ from typing import Any
 
 from innr_bench.compress.innr import flat
 from innr_bench.compress.innr.spec import resolve
-from innr_bench.config import CONTROL, ORIGINAL, Component, EvalConfig, resolved_spec
+from innr_bench.config import Component, EvalConfig, resolved_spec
 from innr_bench.engine.env import git_commit
 from innr_bench.engine.plan import attack_inputs, cell_key, compressed_key
 from innr_bench.engine.store import ResultStore, content_key
@@ -175,17 +175,15 @@ def _attack_key(record: dict[str, Any], attack: Component, compressors: list[Com
                 copies: dict[tuple[str, str], Component], evaluation: EvalConfig,
                 suite: dict[str, Any]) -> tuple[str | None, str]:
     """The attack cell's new key, or why it cannot have one (a copy it attacked changed)."""
-    from innr_bench.engine.plan import attacked, inherited
+    from innr_bench.engine.plan import attacked, inherited, stale_labels
 
     target_key, label = record["target"]["key"], record["target"]["label"]
     matrix = attacked(compressors, label)
     board = inherited(_Suite(compressors, evaluation), attack, label)  # type: ignore[arg-type]
-    shown = [ORIGINAL, *(c.label for c in matrix), *([CONTROL] if record.get("control") else [])]
-    if not attack.whitebox_only and record.get("nets") != shown:
-        return None, f"its matrix {record.get('nets')} is not the manifest suite's {shown}"
-    rows = {row["net"] for row in record.get("inheritance", [])} - {ORIGINAL, CONTROL}
-    if rows != {c.label for c in board}:
-        return None, "its inheritance board is not the manifest suite's"
+    stale_names = stale_labels(record, attack, matrix, board, control=bool(record.get("control")),
+                               whose="the manifest suite's")
+    if stale_names:
+        return None, stale_names
     stale = [c.label for c in matrix + board if (target_key, c.label) not in copies
              or copies[(target_key, c.label)].spec != c.spec]
     if stale:

@@ -122,12 +122,8 @@ class Plan:
             return True
         group = self.group(task.group)
         attack = self.suite.attacks[task.index]
-        matrix = [] if attack.whitebox_only else [
-            ORIGINAL, *(c.label for c in attacked(self.suite.compressors, group)),
-            *([CONTROL] if self.has_control(group) else [])]
-        board = {c.label for c in inherited(self.suite, attack, group)}
-        rows = {row.get("net") for row in record.get("inheritance", [])} - {ORIGINAL, CONTROL}
-        return record.get("nets") == matrix and rows == board
+        return stale_labels(record, attack, attacked(self.suite.compressors, group),
+                            inherited(self.suite, attack, group), control=self.has_control(group)) is None
 
     # -- keys -------------------------------------------------------------------------------
 
@@ -226,6 +222,20 @@ def attack_inputs(evaluation: EvalConfig, attack: Component, nets: list[str], co
             **({"whitebox_only": True} if attack.whitebox_only else {}),
             "nets": nets, **({"copies": copies} if copies else {}),
             **({"control": [control]} if control is not None else {})}
+
+
+def stale_labels(record: dict[str, Any], attack: Component, matrix: list[Component], board: list[Component],
+                 *, control: bool, whose: str = "the suite's") -> str | None:
+    """Why an attack record does not name the nets of `matrix` (its transfer matrix, with the
+    original and, with `control`, the control) and of `board` (its inheritance board) by their
+    labels, or None when it does."""
+    shown = [ORIGINAL, *(c.label for c in matrix), *([CONTROL] if control else [])]
+    if not attack.whitebox_only and record.get("nets") != shown:
+        return f"its matrix {record.get('nets')} is not {whose} {shown}"
+    rows = {row.get("net") for row in record.get("inheritance", [])} - {ORIGINAL, CONTROL}
+    if rows != {c.label for c in board}:
+        return f"its inheritance board is not {whose}"
+    return None
 
 
 def attacked(compressors: list[Component], group: TargetGroup | str) -> list[Component]:

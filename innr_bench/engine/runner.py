@@ -160,7 +160,6 @@ class Runner:
                 found = by_signature.get(self.plan.signature(task))
                 if (task.key not in reused and found is not None and found["key"] != task.key
                         and self._done(task, found)):
-                    assert found is not None
                     reused[task.key] = found["key"]
         return reused
 

@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from innr_bench.engine.env import cpu_model
+from innr_bench.engine.env import cpu_model, uncommitted
 from innr_bench.errors import ConfigError
 from innr_bench.reporting.gate import Baseline, BaselineEntry, write_baseline
 
@@ -40,7 +40,7 @@ def rerun(baseline: Baseline, baseline_path: Path, *, repo: Path, work: Path | N
     and its results (a temporary one, removed afterwards, when None); `device` and `threads` those
     the results were computed with, so that the rerun pairs with them."""
     commit = str(baseline.provenance.get("git_commit") or "")
-    if not commit or commit.endswith("+dirty"):
+    if not commit or uncommitted(commit):
         raise ConfigError(f"{baseline_path}: provenance.git_commit is {commit or 'missing'!r}, so its code "
                           "cannot be checked out; re-record the baseline from committed code "
                           "(`innr-bench baseline RESULTS_DIR -o FILE` after a run of a clean checkout)")

@@ -1,11 +1,12 @@
 """Regression gate: summarize a results dir into a baseline, and check a results dir against one.
 
 The verdict on each setting is `comparison.compare_samples`, the rule `compare` and the run's
-reproducibility report use too: paired per seed where the setting's seeds and environment match
-the baseline's (a seed that drops by more than the tolerance regresses; an unchanged rerun
-changes by 0.00), by seed spread where they differ or the baseline predates per-seed values (the
-allowance grows by two standard errors of the difference). A setting also regresses when its
-stored size grows, or when it is missing. Improvements never fail the gate.
+reproducibility report use too: per seed wherever the baseline's seeds pair with the results'
+(in the same environment a seed that drops by more than the tolerance regresses, and an
+unchanged rerun changes by 0.00; across environments the mean same-seed change is judged against
+the tolerance plus its 95 % t interval), by seed spread where no seed pairs or the baseline
+predates per-seed values. A setting also regresses when its stored size grows, or when it is
+missing. Improvements never fail the gate.
 """
 
 from __future__ import annotations
