@@ -99,8 +99,11 @@ def test_the_readme_is_short_and_starts_with_the_two_commands(repo_root: Path) -
     readme = (repo_root / "README.md").read_text()
     assert len(readme.splitlines()) <= 200
     commands = re.search(r"```bash\n(.*?)```", readme, re.S).group(1).strip().splitlines()
-    assert commands == ['pip install -e ".[attacks]" && innr-bench run suites/mnist.yaml',
-                        'pip install -e ".[attacks,ray,dev]" && pytest']
+    codec = "pip install --no-deps nncodec==2.1.3"  # the [nnc] extra's codec (its numpy<2 pin)
+    assert commands == [f'pip install -e ".[attacks,nnc]" && {codec} && innr-bench run suites/mnist.yaml',
+                        f'pip install -e ".[attacks,ray,dev,nnc]" && {codec} && pytest']
+    ci = (repo_root / ".ci" / "run").read_text()
+    assert 'pip install --quiet -e ".[attacks,ray,dev,nnc]"' in ci and "--no-deps nncodec==2.1.3" in ci
     assert readme.index("```bash") < readme.index("\n## ")
 
 

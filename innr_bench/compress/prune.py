@@ -81,7 +81,7 @@ class _Pruning(BaseCompressor):
         finetune: dict[str, Any] = {}
         source = model  # whose buffers (batch-norm statistics) are stored
         if self.finetune_epochs:
-            source, finetune = self._finetune(model, masks, ctx)
+            source, finetune = self.retrain(model, masks, ctx)
             weights = named_weights(source)
         tensors: dict[str, torch.Tensor] = {}
         layout: dict[str, dict[str, Any]] = {}
@@ -99,7 +99,7 @@ class _Pruning(BaseCompressor):
                 "finetune_epochs": self.finetune_epochs, "finetune_steps": finetune.get("steps", 0)}
         return Encoding(tensors, meta, info, buffers_from=source)
 
-    def _finetune(
+    def retrain(
         self, model: nn.Module, masks: Mapping[str, torch.Tensor], ctx: CompressContext
     ) -> tuple[nn.Module, dict[str, Any]]:
         """A retrained copy of `model` (masked weights kept at zero) and the training info."""

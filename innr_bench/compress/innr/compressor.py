@@ -14,6 +14,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
+from innr_bench.compress import nnc_codec
 from innr_bench.compress.base import (
     BaseCompressor,
     CompressContext,
@@ -48,8 +49,12 @@ class InnrCompressor(BaseCompressor):
     spec: InnrSpec
 
     def resolved_spec(self) -> dict[str, Any]:
-        """What a cell's key hashes: the spec with every default filled in."""
-        return self.spec.to_dict()
+        """What a cell's key hashes: the spec with every default filled in, and the NNC codec's
+        version where it codes the field (another version may code it into other bytes)."""
+        spec = self.spec.to_dict()
+        if spec["storage"]["entropy"] == "nnc":
+            spec["nncodec"] = nnc_codec.version()  # a suite asking for it without the extra stops here
+        return spec
 
     @property
     def data_free(self) -> bool:  # type: ignore[override]
@@ -172,7 +177,8 @@ class InnrSiren(InnrCompressor):
         solve_every: Annotated[int, Field(ge=0)] | None = None,  # least-squares output layer
         precision: storage.Precision | None = None,  # storage of the SIREN's weights
         bits: Annotated[int, Field(ge=2, le=8)] | None = None,  # code width of precision int8
-        # huffman: integer codes Huffman-coded tensor by tensor where smaller (precision int8)
+        # huffman: integer codes Huffman-coded tensor by tensor where smaller; nnc: all codes in one
+        # lossless MPEG NNC bitstream where smaller (the [nnc] extra) (precision int8)
         entropy: storage.Entropy | None = None,
         # A size budget instead of a width: the widest SIREN whose stored bytes (weights, stats,
         # buffers) fit `ratio` x the target's fp32 bytes, or `bytes`, chosen per target.

@@ -164,7 +164,7 @@ def _check(stages: list[dict[str, Any]], storage: StorageSpec, field: Mapping[st
            budget: dict[str, Any] | None, name: Namer) -> None:
     """What no single part can check alone; each problem names the path to change."""
     int8 = storage.precision == "int8"
-    for key, active in (("entropy", storage.entropy == "huffman"), ("bits", storage.bits != 8)):
+    for key, active in (("entropy", storage.entropy != "none"), ("bits", storage.bits != 8)):
         if active and not int8:
             raise ConfigError(f"{name('storage.' + key)}: {getattr(storage, key)!r} needs integer codes; "
                               f"set {name('storage.precision')}: int8 (got {storage.precision!r})")

@@ -1,8 +1,10 @@
 """Storage precision of the INNR's own weights: fp32, fp16, or integer codes with one fp32 scale
 per tensor (`precision: int8`, `bits` 2..8: codes in -(2^(bits-1)-1)..2^(bits-1)-1, packed at
 `bits` bits). Integer codes may be Huffman-coded (`entropy: huffman`), tensor by tensor, where
-that is smaller. `fake_quantize` is the same rounding with a straight-through gradient, for
-quantization-aware fitting."""
+that is smaller, or coded losslessly all together by the standard codec, MPEG NNC's DeepCABAC
+(`entropy: nnc`, the `[nnc]` extra), where that is smaller than their fixed-width sum.
+`fake_quantize` is the same rounding with a straight-through gradient, for quantization-aware
+fitting."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Annotated, Any, Literal
 
+import numpy as np
 import torch
 from pydantic import Field
 
@@ -17,11 +20,12 @@ from innr_bench.compress.bitpack import pack_bits, unpack_bits
 from innr_bench.compress.huffman import huffman_decode, huffman_encode
 
 Precision = Literal["fp32", "fp16", "int8"]
-Entropy = Literal["none", "huffman"]
+Entropy = Literal["none", "huffman", "nnc"]
 SCALE_SUFFIX = ".scale"
 HUFFMAN_SUFFIX = ".huffman"  # integer codes stored as a Huffman-coded byte stream
 PACKED_SUFFIX = ".packed"  # integer codes narrower than 8 bits, bit-packed
 INT8_OFFSET = 128  # codes -127..127 as byte symbols 1..255
+NNC_KEY = "nnc-codes"  # every tensor's integer codes in one lossless NNC bitstream (uint8)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -30,7 +34,8 @@ class StorageSpec:
 
     precision: Precision = "fp16"
     bits: Annotated[int, Field(ge=2, le=8)] = 8  # code width of precision int8
-    # huffman: integer codes Huffman-coded tensor by tensor where smaller (precision int8)
+    # huffman: integer codes Huffman-coded tensor by tensor where smaller; nnc: all codes in one
+    # lossless NNC (DeepCABAC) bitstream where smaller (precision int8)
     entropy: Entropy = "none"
 
     def to_dict(self) -> dict[str, Any]:
@@ -43,7 +48,7 @@ class StorageSpec:
 
     def describe(self) -> str:
         precision = f"int{self.bits}" if self.precision == "int8" else self.precision
-        return precision + (" + Huffman" if self.entropy == "huffman" else "")
+        return precision + {"none": "", "huffman": " + Huffman", "nnc": " + NNC"}[self.entropy]
 
 
 def levels(bits: int) -> int:
@@ -74,12 +79,13 @@ def pack(
 ) -> dict[str, torch.Tensor]:
     """Tensors to store: cast to fp16, or integer codes plus one fp32 scale per tensor. With
     `entropy: huffman` each code tensor is kept as a Huffman stream where that is smaller (so a
-    stored tensor never exceeds its fixed-width size)."""
+    stored tensor never exceeds its fixed-width size); with `entropy: nnc` the codes of every
+    tensor are one NNC bitstream where that is smaller than their fixed-width sum."""
     if precision == "fp32":
         return {k: v.detach().float().cpu() for k, v in state.items()}
     if precision == "fp16":
         return {k: v.detach().half().cpu() for k, v in state.items()}
-    packed = {}
+    packed, all_codes, fixed_keys = {}, {}, []
     for name, value in state.items():
         codes, scale = quantize_codes(value.detach().cpu(), bits)
         if bits == 8:
@@ -91,8 +97,23 @@ def pack(
             packed[name + HUFFMAN_SUFFIX] = coded
         else:
             packed[fixed_key] = fixed
+            fixed_keys.append(fixed_key)
+        all_codes[name] = codes
         packed[name + SCALE_SUFFIX] = scale.reshape(1)
+    if entropy == "nnc":
+        bitstream = _nnc_lossless(all_codes)
+        if len(bitstream) < sum(packed[key].numel() for key in fixed_keys):
+            kept = {k: v for k, v in packed.items() if k.endswith(SCALE_SUFFIX)}
+            return {**kept, NNC_KEY: torch.frombuffer(bytearray(bitstream), dtype=torch.uint8)}
     return packed
+
+
+def _nnc_lossless(codes: Mapping[str, torch.Tensor]) -> bytes:
+    """The integer codes as one NNC bitstream (int32 arrays, which NNC codes without loss)."""
+    from innr_bench.compress import nnc_codec  # the optional codec, loaded only where used
+
+    arrays = {name: c.reshape(c.shape or (1,)).numpy().astype(np.int32) for name, c in codes.items()}
+    return nnc_codec.encode(arrays)[0]
 
 
 def unpack(
@@ -104,8 +125,15 @@ def unpack(
     if precision != "int8":
         return {k: v.float() for k, v in tensors.items()}
     state = {}
+    if NNC_KEY in tensors:
+        from innr_bench.compress import nnc_codec
+
+        for name, codes in nnc_codec.decode(tensors[NNC_KEY].numpy().tobytes()).items():
+            shape = shapes[name] if shapes is not None else codes.shape
+            values = torch.from_numpy(codes.astype(np.float32)).reshape(shape)
+            state[name] = values * tensors[name + SCALE_SUFFIX]
     for key, value in tensors.items():
-        if key.endswith(SCALE_SUFFIX):
+        if key.endswith(SCALE_SUFFIX) or key == NNC_KEY:
             continue
         name = key.removesuffix(HUFFMAN_SUFFIX).removesuffix(PACKED_SUFFIX)
         if key != name and shapes is None:
