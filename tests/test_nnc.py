@@ -100,6 +100,22 @@ def test_weights_a_codec_cannot_code_at_that_qp_are_a_config_error() -> None:
     assert any("clipped from -128" in note for note in notes), notes
 
 
+def test_nnc_is_listed_among_the_compressors(capsys: pytest.CaptureFixture[str]) -> None:
+    from innr_bench.cli import main
+
+    assert main(["list", "compressors"]) == 0
+    assert "\nnnc " in capsys.readouterr().out
+
+
+@needs_codec
+def test_a_net_of_exact_non_weights_only_stores_no_bitstream() -> None:
+    model = torch.nn.Sequential(torch.nn.BatchNorm1d(4))
+    compressed = Nnc(nonweight_qp="exact").compress(model, context())
+    assert compressed.tensors[BITSTREAM].numel() == 0
+    rebuilt = compressed.reconstruct(model)
+    assert all(torch.equal(a, b) for a, b in zip(rebuilt.parameters(), model.parameters()))
+
+
 @needs_codec
 def test_the_key_pins_the_codec_version(monkeypatch: pytest.MonkeyPatch) -> None:
     spec = Nnc(qp=-24).resolved_spec()
