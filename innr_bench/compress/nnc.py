@@ -89,7 +89,9 @@ class Nnc(BaseCompressor):
         source, pruning = self._pruned(model, ctx)
         weights = named_weights(source)
         exact = [n for n, w in weights.items() if w.dim() < 2] if self.nonweight_qp == "exact" else []
-        coded = {n: w.numpy().astype(np.float32) for n, w in weights.items() if n not in exact}
+        # NNC codes arrays of at least one dimension: a scalar parameter travels as shape (1,)
+        coded = {n: w.reshape(w.shape or (1,)).numpy().astype(np.float32)
+                 for n, w in weights.items() if n not in exact}
         qp_per_tensor = ({n: self.nonweight_qp for n, w in weights.items() if w.dim() < 2}
                          if self.nonweight_qp != "exact" else None)
         bitstream, printed = b"", ""  # a net of 1-D parameters only, all kept exact: no bitstream
