@@ -229,3 +229,20 @@ def test_an_innr_with_an_nnc_coded_field_passes_conformance_and_pins_the_codec()
 
     assert Innr(**params).resolved_spec()["nncodec"] == CODEC
     assert "nncodec" not in Innr(**{**params, "storage": {"precision": "int8"}}).resolved_spec()
+
+
+@needs_codec
+def test_a_refusal_met_while_computing_names_the_suite_entry_and_exits_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    from innr_bench.cli import main
+
+    def refuse(*args: object, **kwargs: object) -> tuple[bytes, str]:
+        raise ConfigError("qp: -128 is too fine for these weights at qp_density 2: the integer codes "
+                          "would overflow; raise qp")
+
+    monkeypatch.setattr(nnc_codec, "encode", refuse)
+    path = _suite(tmp_path, {"qp": -128})
+    assert main(["run", str(path), "--out", str(tmp_path / "out"), "--no-progress", "--device", "cpu"]) == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert f"{path}: compressor nnc[qp=-128] on seed-cnn[c=2] seed 0: qp: -128 is too fine" in error
