@@ -100,6 +100,22 @@ def test_weights_a_codec_cannot_code_at_that_qp_are_a_config_error() -> None:
     assert any("clipped from -128" in note for note in notes), notes
 
 
+def test_nnc_is_listed_among_the_compressors(capsys: pytest.CaptureFixture[str]) -> None:
+    from innr_bench.cli import main
+
+    assert main(["list", "compressors"]) == 0
+    assert "\nnnc " in capsys.readouterr().out
+
+
+@needs_codec
+def test_a_net_of_exact_non_weights_only_stores_no_bitstream() -> None:
+    model = torch.nn.Sequential(torch.nn.BatchNorm1d(4))
+    compressed = Nnc(nonweight_qp="exact").compress(model, context())
+    assert compressed.tensors[BITSTREAM].numel() == 0
+    rebuilt = compressed.reconstruct(model)
+    assert all(torch.equal(a, b) for a, b in zip(rebuilt.parameters(), model.parameters()))
+
+
 @needs_codec
 def test_the_key_pins_the_codec_version(monkeypatch: pytest.MonkeyPatch) -> None:
     spec = Nnc(qp=-24).resolved_spec()
@@ -213,3 +229,20 @@ def test_an_innr_with_an_nnc_coded_field_passes_conformance_and_pins_the_codec()
 
     assert Innr(**params).resolved_spec()["nncodec"] == CODEC
     assert "nncodec" not in Innr(**{**params, "storage": {"precision": "int8"}}).resolved_spec()
+
+
+@needs_codec
+def test_a_refusal_met_while_computing_names_the_suite_entry_and_exits_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    from innr_bench.cli import main
+
+    def refuse(*args: object, **kwargs: object) -> tuple[bytes, str]:
+        raise ConfigError("qp: -128 is too fine for these weights at qp_density 2: the integer codes "
+                          "would overflow; raise qp")
+
+    monkeypatch.setattr(nnc_codec, "encode", refuse)
+    path = _suite(tmp_path, {"qp": -128})
+    assert main(["run", str(path), "--out", str(tmp_path / "out"), "--no-progress", "--device", "cpu"]) == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert f"{path}: compressor nnc[qp=-128] on seed-cnn[c=2] seed 0: qp: -128 is too fine" in error

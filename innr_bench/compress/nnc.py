@@ -89,13 +89,18 @@ class Nnc(BaseCompressor):
         source, pruning = self._pruned(model, ctx)
         weights = named_weights(source)
         exact = [n for n, w in weights.items() if w.dim() < 2] if self.nonweight_qp == "exact" else []
-        coded = {n: w.numpy().astype(np.float32) for n, w in weights.items() if n not in exact}
+        # NNC codes arrays of at least one dimension: a scalar parameter travels as shape (1,)
+        coded = {n: w.reshape(w.shape or (1,)).numpy().astype(np.float32)
+                 for n, w in weights.items() if n not in exact}
         qp_per_tensor = ({n: self.nonweight_qp for n, w in weights.items() if w.dim() < 2}
                          if self.nonweight_qp != "exact" else None)
-        bitstream, printed = nnc_codec.encode(
-            coded, qp=self.qp, qp_density=self.qp_density, dependent=self.dq,
-            codebook=self.mode == "codebook", qp_per_tensor=qp_per_tensor)
-        tensors = {BITSTREAM: torch.frombuffer(bytearray(bitstream), dtype=torch.uint8)}
+        bitstream, printed = b"", ""  # a net of 1-D parameters only, all kept exact: no bitstream
+        if coded:
+            bitstream, printed = nnc_codec.encode(
+                coded, qp=self.qp, qp_density=self.qp_density, dependent=self.dq,
+                codebook=self.mode == "codebook", qp_per_tensor=qp_per_tensor)
+        tensors = {BITSTREAM: torch.frombuffer(bytearray(bitstream), dtype=torch.uint8) if bitstream
+                   else torch.zeros(0, dtype=torch.uint8)}
         tensors |= {n + EXACT_SUFFIX: weights[n].float().contiguous() for n in exact}
         meta = {"shapes": {n: list(w.shape) for n, w in weights.items()}, "exact": exact,
                 "nncodec": self.codec_version}
@@ -129,7 +134,8 @@ class Nnc(BaseCompressor):
     @staticmethod
     def decode(tensors: Mapping[str, torch.Tensor], meta: Mapping[str, Any]) -> dict[str, torch.Tensor]:
         """Decode the bitstream (nothing else but the stored tensors and shapes is needed)."""
-        arrays = nnc_codec.decode(tensors[BITSTREAM].numpy().tobytes())
+        stream = tensors[BITSTREAM].numpy().tobytes()
+        arrays = nnc_codec.decode(stream) if stream else {}
         decoded = {}
         for name, shape in meta["shapes"].items():
             if name in meta["exact"]:
