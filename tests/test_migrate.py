@@ -33,6 +33,8 @@ def legacy(tmp_path: Path) -> Path:
 def _planned_keys(repo_root: Path, root: Path) -> set[str]:
     """Every cell key a rerun of suites/mnist.yaml (seed 0) computes in the records' environment."""
     doc = yaml.safe_load((repo_root / "suites" / "mnist.yaml").read_text()) | {"seeds": [0]}
+    # the legacy records predate the standard codec's rows (added later, computed, not migrated)
+    doc["compressors"] = [c for c in doc["compressors"] if c["name"] != "nnc"]
     manifest = ResultStore(root).manifest()
     environment = manifest["runs"][-1]["environment"]
     datasets = {label: types.SimpleNamespace(sha256=info["sha256"])

@@ -1,6 +1,7 @@
 """The standard codec: `nnc` (MPEG NNC through NNCodec) as a compressor, and as the entropy coder of
 an INNR's field (`storage: {entropy: nnc}`). The library is the optional `[nnc]` extra: without
-it every test here but the missing-extra ones skips, saying so (`.ci/run` installs it)."""
+it every test here but the missing-extra ones skips, saying so (`.ci/run` installs it; the
+shipped suites name `nnc`, so tests that load them need it too)."""
 
 from __future__ import annotations
 
@@ -67,7 +68,9 @@ def test_a_suite_naming_nnc_without_the_extra_is_one_error_naming_it(
 
 @needs_codec
 @pytest.mark.parametrize(("params", "message"), [
-    ({"qp": -500}, r"compressors\[0\]\.params.*qp: -500 is out of range for qp_density 2.*-128\.\.128"),
+    ({"qp": -500}, r"compressors\[0\]\.params.*qp: -500 is out of range for qp_density 2: the bitstream "
+                   r"holds -128\.\.127"),
+    ({"qp": 128}, r"qp: 128 is out of range for qp_density 2"),
     ({"qp_density": 9}, r"qp_density: 9 is out of range; NNC allows 0\.\.7"),
     ({"mode": "huffman"}, r"compressors\[0\]\.params\.mode: 'huffman' is invalid \(Input should be "
                           r"'uniform' or 'codebook'\)"),
@@ -87,17 +90,26 @@ def test_bad_options_are_one_clear_error_and_exit_2(tmp_path: Path, params: dict
 
 
 @needs_codec
-def test_weights_a_codec_cannot_code_at_that_qp_are_a_config_error() -> None:
+def test_weights_a_codec_cannot_code_at_that_qp_are_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
     model = torch.nn.Linear(16, 16)
     with torch.no_grad():
         model.weight[0, 0] = 3.0  # 3 / 2^-32 overflows the codec's integer codes
-    with pytest.raises(ConfigError, match=r"qp: -128 is too fine for these weights.*raise qp"):
+        model.bias[0] = 3.0
+    with pytest.raises(ConfigError, match=r"^qp: -128 is too fine for weight .*raise qp$"):
         Nnc(qp=-128).compress(model, context())
-    model = torch.nn.Linear(4, 4)
-    with torch.no_grad():
-        model.weight.fill_(300.0)  # a constant tensor: the codec coarsens the qp itself, and says so
-    notes = Nnc(qp=-128).compress(model, context()).info["codec_notes"]
-    assert any("clipped from -128" in note for note in notes), notes
+    with pytest.raises(ConfigError, match=r"^nonweight_qp: -128 is too fine for bias .*raise nonweight_qp$"):
+        Nnc(nonweight_qp=-128).compress(model, context())
+    assert Nnc(qp=-112).compress(model, context()).size_bytes > 0  # 3 / 2^-28 fits
+
+    def clipping(call: object, *args: object, **kwargs: object) -> tuple[bytes, str]:
+        return bytearray(b"x"), ("INFO: QP for weight has been clipped from -100 to -91 to avoid int32_t "
+                                 "overflow!")
+
+    # where the codec would coarsen a tensor's qp itself, the asked qp would not be what ran
+    monkeypatch.setattr(nnc_codec, "_quietly", clipping)
+    with pytest.raises(ConfigError, match=r"qp: -100 is too fine for weight: the codec would code it at "
+                                          r"qp -91"):
+        Nnc(qp=-100).compress(model, context())
 
 
 def test_nnc_is_listed_among_the_compressors(capsys: pytest.CaptureFixture[str]) -> None:
@@ -163,6 +175,45 @@ def test_a_coarser_qp_stores_fewer_bytes_and_uniform_error_is_half_a_step() -> N
                 error = float((rebuilt[name] - weight).abs().max())
                 assert error <= step / 2 * (1 + 1e-4), (qp, name, error, step)
     assert sizes == sorted(sizes, reverse=True) and sizes[0] > sizes[-1]
+
+
+@needs_codec
+def test_a_qp_density_alone_keeps_the_default_steps_and_the_bytes_follow_the_step() -> None:
+    model = tiny_target()
+    default, finer_density = Nnc(), Nnc(qp_density=4)
+    assert (default.qp, default.nonweight_qp) == (-32, -75)
+    assert (finer_density.qp, finer_density.nonweight_qp) == (-128, -300)
+    same_step = [Nnc(qp=-24 * 2**d // 4, qp_density=d, dq=False).compress(model, context()) for d in (2, 3)]
+    first, second = (dict(c.reconstruct(model).named_parameters()) for c in same_step)
+    assert all(torch.equal(first[k], second[k]) for k in first)  # one step, one quantization
+
+
+@needs_codec
+def test_codebook_mode_and_a_numeric_nonweight_qp_decode_within_half_a_step() -> None:
+    model = tiny_target()
+    # uniform: half a step; codebook: its values are the step's multiples, coded with the codebook
+    cases = ((Nnc(qp=-24, nonweight_qp=-40, dq=False), 0.5), (Nnc(mode="codebook", qp=-24), 1.0))
+    for compressor, bound in cases:
+        assert compressor.dq is False
+        compressed = compressor.compress(model, context())
+        rebuilt = dict(compressed.reconstruct(model).named_parameters())
+        for name, weight in model.named_parameters():
+            qp = compressor.qp if weight.dim() >= 2 else compressor.nonweight_qp
+            step = 2 ** nnc_codec.step_exponent(qp, 2)
+            error = float((rebuilt[name] - weight).abs().max())
+            assert rebuilt[name].dtype == torch.float32 and error <= step * bound * (1 + 1e-4), (name, error)
+
+
+@needs_codec
+def test_a_scalar_parameter_round_trips() -> None:
+    class Scaled(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.scale, self.linear = torch.nn.Parameter(torch.tensor(0.5)), torch.nn.Linear(3, 3)
+
+    model = Scaled()
+    rebuilt = Nnc().compress(model, context()).reconstruct(model)
+    assert rebuilt.scale.shape == () and abs(float(rebuilt.scale) - 0.5) < 1e-5
 
 
 @needs_codec

@@ -37,7 +37,15 @@ from innr_bench.registry import COMPRESSORS
 Mode = Literal["uniform", "codebook"]
 BITSTREAM = "bitstream"  # the stored tensor holding the NNC bitstream (uint8)
 EXACT_SUFFIX = ".values"  # a 1-D parameter kept exact (nonweight_qp: exact), fp32
-DEFAULT_NONWEIGHT_QP = -75  # NNCodec's own default: a step of 2^-18.75, 2.3e-6
+# NNCodec's defaults, as steps: weights 2^-8 (qp -32 at qp_density 2), non-weights 2^-18.75
+# (-75); a suite that changes qp_density alone keeps these steps
+DEFAULT_STEP_EXPONENT = -8.0
+DEFAULT_NONWEIGHT_STEP_EXPONENT = -18.75
+
+
+def default_qp(step_exponent: float, qp_density: int) -> int:
+    """The qp whose step 2^(qp / 2^qp_density) is nearest 2^step_exponent."""
+    return round(step_exponent * 2**qp_density)
 
 
 @COMPRESSORS.register("nnc")
@@ -47,18 +55,24 @@ class Nnc(BaseCompressor):
     def __init__(
         self,
         *,
-        qp: int = -32,  # the weights' step is 2^(qp / 2^qp_density): -32 at density 2 is 2^-8
+        # the weights' step is 2^(qp / 2^qp_density); None: a step of 2^-8 (-32 at density 2)
+        qp: int | None = None,
         qp_density: int = 2,
         mode: Mode = "uniform",  # codebook: NNC's codebook of the quantized values per tensor
         # dependent (trellis-coded) quantization; None: on for uniform (NNC's default), off for
         # codebook (NNC cannot combine them: it would shift the qp by -4 instead)
         dq: bool | None = None,
-        # 1-D parameters (biases, batch-norm): their own qp, or kept exact in fp32
-        nonweight_qp: int | Literal["exact"] = DEFAULT_NONWEIGHT_QP,
+        # 1-D parameters (biases, batch-norm): their own qp, or kept exact in fp32; None: a step
+        # of 2^-18.75 (-75 at density 2, the codec's default)
+        nonweight_qp: int | Literal["exact"] | None = None,
         sparsity: Sparsity | None = None,  # global magnitude pruning before coding; None: none
         finetune_epochs: Annotated[int, Field(ge=1)] | None = None,  # retrain the pruned net (data)
         finetune_lr: Annotated[float, Field(gt=0)] | None = None,  # None: the target's own lr
     ) -> None:
+        if qp is None:
+            qp = default_qp(DEFAULT_STEP_EXPONENT, qp_density)
+        if nonweight_qp is None:
+            nonweight_qp = default_qp(DEFAULT_NONWEIGHT_STEP_EXPONENT, qp_density)
         nnc_codec.check_qp(qp, qp_density)
         if nonweight_qp != "exact":
             nnc_codec.check_qp(nonweight_qp, qp_density, field="nonweight_qp")
@@ -101,7 +115,7 @@ class Nnc(BaseCompressor):
                 codebook=self.mode == "codebook", qp_per_tensor=qp_per_tensor)
         tensors = {BITSTREAM: torch.frombuffer(bytearray(bitstream), dtype=torch.uint8) if bitstream
                    else torch.zeros(0, dtype=torch.uint8)}
-        tensors |= {n + EXACT_SUFFIX: weights[n].float().contiguous() for n in exact}
+        tensors |= {n + EXACT_SUFFIX: weights[n].float().clone().contiguous() for n in exact}
         meta = {"shapes": {n: list(w.shape) for n, w in weights.items()}, "exact": exact,
                 "nncodec": self.codec_version}
         nonweights = "fp32" if exact else f"qp {self.nonweight_qp}"
@@ -122,12 +136,16 @@ class Nnc(BaseCompressor):
         masks = pruner.masks(named_weights(model))
         steps = 0
         if self.finetune_epochs:
+            if ctx.data is None:
+                raise ConfigError(f"{self.name}: finetune_epochs needs training data, which this run does "
+                                  "not provide")
             model, trained = pruner.retrain(model, masks, ctx)
             steps = int(trained.get("steps", 0))
         else:
             model = _masked(model, masks)
         zeros = sum(int((~m).sum()) for m in masks.values())
         total = sum(p.numel() for p in model.parameters())
+        # the mask's share: dependent quantization may code a few pruned weights as non-zero
         return model, {"sparsity": zeros / total, "finetune_epochs": self.finetune_epochs or 0,
                        "finetune_steps": steps}
 

@@ -14,9 +14,14 @@ with `pip install --no-deps nncodec==2.1.3` beside the `[nnc]` extra (its real i
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import importlib.metadata
 import io
-from collections.abc import Mapping
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping
 from types import ModuleType
 from typing import Any
 
@@ -25,11 +30,13 @@ import numpy as np
 from innr_bench.errors import ConfigError, CorruptArtifactError, MissingExtraError
 
 INSTALL = 'pip install -e ".[nnc]" && pip install --no-deps nncodec==2.1.3'
-TESTED_VERSION = "2.1.3"  # what the keys pin and the tests ran on
 MAX_QP_DENSITY = 7  # the library asserts qp_density < 8 (a 3-bit syntax element)
-# A step 2^(qp / 2^qp_density) outside 2^-32..2^32 overflows the integer codes of any weight
-# (finer) or codes everything as zero (coarser): the range a suite may ask for.
-MAX_STEP_EXPONENT = 32
+# The bitstream holds a tensor's qp as a signed field of 6 + qp_density bits.
+QP_FIELD_BITS = 6
+# Codes past this magnitude overflow the codec's int32 arithmetic (it would then coarsen the qp
+# itself, or fail): refused before coding, naming the option to raise.
+MAX_CODE = 2**30
+CLIPPED = re.compile(r"QP for (\S+) has been clipped from (-?\d+) to (-?\d+)")
 
 
 def version() -> str:
@@ -54,28 +61,67 @@ def step_exponent(qp: int, qp_density: int) -> float:
     return qp / 2**qp_density
 
 
+def qp_range(qp_density: int) -> tuple[int, int]:
+    """The qp values the bitstream can hold at `qp_density` (a signed 6 + qp_density bit field)."""
+    half = 2 ** (QP_FIELD_BITS - 1 + qp_density)
+    return -half, half - 1
+
+
 def check_qp(qp: int, qp_density: int, field: str = "qp") -> None:
     """One clear error for a qp or qp_density the codec cannot use."""
     if not 0 <= qp_density <= MAX_QP_DENSITY:
         raise ConfigError(f"qp_density: {qp_density} is out of range; NNC allows 0..{MAX_QP_DENSITY} "
                           "(the step is 2^(qp / 2^qp_density); 2 is the codec's default)")
-    limit = MAX_STEP_EXPONENT * 2**qp_density
-    if abs(qp) > limit:
-        raise ConfigError(f"{field}: {qp} is out of range for qp_density {qp_density}: the step "
-                          f"2^({field} / 2^qp_density) must lie in "
-                          f"2^-{MAX_STEP_EXPONENT}..2^{MAX_STEP_EXPONENT}, "
-                          f"so {field} in {-limit}..{limit} (weights usually code well at -48..-16 with "
+    low, high = qp_range(qp_density)
+    if not low <= qp <= high:
+        raise ConfigError(f"{field}: {qp} is out of range for qp_density {qp_density}: the bitstream holds "
+                          f"{low}..{high} (a {QP_FIELD_BITS + qp_density}-bit field; the step is "
+                          f"2^({field} / 2^qp_density); weights usually code well at -48..-16 with "
                           "qp_density 2)")
 
 
+def check_codes(arrays: Mapping[str, np.ndarray], qps: Mapping[str, int], options: Mapping[str, str],
+                qp_density: int) -> None:
+    """One clear error where a qp is so fine that a tensor's integer codes would overflow."""
+    for name, array in arrays.items():
+        if array.dtype != np.float32 or not array.size:
+            continue
+        largest = float(np.abs(array).max()) / 2 ** step_exponent(qps[name], qp_density)
+        if largest > MAX_CODE:
+            raise ConfigError(f"{options[name]}: {qps[name]} is too fine for {name} (largest |value| "
+                              f"{float(np.abs(array).max()):.3g}): its integer codes would overflow; "
+                              f"raise {options[name]}")
+
+
+@contextlib.contextmanager
+def _captured_fd_stdout() -> Iterator[io.StringIO]:
+    """Everything written to file descriptor 1 inside the block (the library's C++ prints, which
+    Python's redirect does not see), as text in the yielded buffer once the block ends."""
+    text = io.StringIO()
+    sys.stdout.flush()
+    saved = os.dup(1)
+    with tempfile.TemporaryFile(mode="w+b") as sink:
+        os.dup2(sink.fileno(), 1)
+        try:
+            yield text
+        finally:
+            ctypes.CDLL(None).fflush(None)  # C stdio buffers, before fd 1 is given back
+            os.dup2(saved, 1)
+            os.close(saved)
+            sink.seek(0)
+            text.write(sink.read().decode(errors="replace"))
+
+
 def _quietly(call: Any, *args: Any, **kwargs: Any) -> tuple[Any, str]:
-    """`call(...)` with the library's prints captured; its exits and asserts as RuntimeError."""
+    """`call(...)` with the library's prints captured (Python's and C++'s); its exits and
+    asserts as RuntimeError."""
     printed = io.StringIO()
     try:
-        with contextlib.redirect_stdout(printed):
-            return call(*args, **kwargs), printed.getvalue()
+        with _captured_fd_stdout() as native, contextlib.redirect_stdout(printed):
+            result = call(*args, **kwargs)
     except (SystemExit, AssertionError) as error:  # the library's way of refusing input
         raise RuntimeError(str(error) or type(error).__name__) from None
+    return result, printed.getvalue() + native.getvalue()
 
 
 def encode(
@@ -91,6 +137,9 @@ def encode(
             raise TypeError(f"{name}: NNC codes float32 or int32 arrays of at least one dimension, "
                             f"got {array.dtype} of shape {array.shape}")
     params = {name: np.ascontiguousarray(array) for name, array in arrays.items()}
+    per_tensor = dict(qp_per_tensor or {})
+    check_codes(params, {n: per_tensor.get(n, qp) for n in params},
+                {n: "nonweight_qp" if n in per_tensor else "qp" for n in params}, qp_density)
     try:
         bitstream, printed = _quietly(
             nnc.compress, params, bitstream_path=None, return_bitstream=True, verbose=False,
@@ -98,9 +147,15 @@ def encode(
             qp_per_tensor=dict(qp_per_tensor) if qp_per_tensor else None)
     except RuntimeError as error:
         if "overflow" in str(error):
-            raise ConfigError(f"qp: {qp} is too fine for these weights at qp_density {qp_density}: "
-                              "the integer codes would overflow; raise qp") from None
+            raise ConfigError(f"qp: {qp} (or nonweight_qp) is too fine for these weights at qp_density "
+                              f"{qp_density}: the integer codes would overflow; raise it") from None
         raise ConfigError(f"nncodec {version()} refused the weights: {str(error).strip()}") from None
+    clipped = CLIPPED.search(printed)
+    if clipped:  # the codec coarsened a tensor's qp itself: the asked qp would not be what ran
+        name, asked, used = clipped.groups()
+        option = "nonweight_qp" if name in per_tensor else "qp"
+        raise ConfigError(f"{option}: {asked} is too fine for {name}: the codec would code it at qp {used} "
+                          f"to keep its integer codes in range; raise {option} to {used} or more")
     return bytes(bitstream), printed
 
 

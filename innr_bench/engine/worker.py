@@ -163,10 +163,14 @@ class CellWorker:
         start = time.perf_counter()
         try:
             self.ensure_target(group)
-            record = {**base, **compute(group, component), "status": "ok"}
-        except InnrBenchError as error:  # bad input met while computing: say which suite entry
-            raise type(error)(f"{self.suite.path}: {component.kind} {component.label} on "
-                              f"{group.target.model.label} seed {group.seed}: {error}") from None
+            try:
+                record = {**base, **compute(group, component), "status": "ok"}
+            except InnrBenchError as error:  # bad input met while computing: say which suite entry
+                error.args = (f"{self.suite.path}: {component.kind} {component.label} on "
+                              f"{group.target.model.label} seed {group.seed}: {error}", *error.args[1:])
+                raise
+        except InnrBenchError:
+            raise
         except Exception as error:  # one failed cell must not stop the others
             logger.debug("cell %s failed", key, exc_info=True)
             record = {**base, "status": "failed", "error": f"{type(error).__name__}: {error}",

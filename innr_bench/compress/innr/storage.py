@@ -18,6 +18,7 @@ from pydantic import Field
 
 from innr_bench.compress.bitpack import pack_bits, unpack_bits
 from innr_bench.compress.huffman import huffman_decode, huffman_encode
+from innr_bench.errors import CorruptArtifactError
 
 Precision = Literal["fp32", "fp16", "int8"]
 Entropy = Literal["none", "huffman", "nnc"]
@@ -128,7 +129,12 @@ def unpack(
     if NNC_KEY in tensors:
         from innr_bench.compress import nnc_codec
 
-        for name, codes in nnc_codec.decode(tensors[NNC_KEY].numpy().tobytes()).items():
+        decoded = nnc_codec.decode(tensors[NNC_KEY].numpy().tobytes())
+        scaled = {k.removesuffix(SCALE_SUFFIX) for k in tensors if k.endswith(SCALE_SUFFIX)}
+        if not set(decoded) <= scaled:
+            raise CorruptArtifactError(f"the field's NNC bitstream holds {sorted(set(decoded) - scaled)}, "
+                                       "which have no stored scale")
+        for name, codes in decoded.items():
             shape = shapes[name] if shapes is not None else codes.shape
             values = torch.from_numpy(codes.astype(np.float32)).reshape(shape)
             state[name] = values * tensors[name + SCALE_SUFFIX]
