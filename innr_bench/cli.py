@@ -346,6 +346,7 @@ def cmd_run(args: argparse.Namespace) -> int:
           f"{len(summary.failed)}; stage times: {stages or 'none'}")
     print(f"leaderboards: {', '.join(str(p) for p in written.values())}")
     _degraded(board)
+    _mixed_targets(board.records)
     _reproducibility(args.reference, summary.out_dir)
     for record in summary.failed:
         print(f"FAILED {record['key']}: {record['error']}", file=sys.stderr)
@@ -360,6 +361,14 @@ def _degraded(board: Any) -> None:
         for reason in record.degraded:
             print(f"DEGRADED {record.dataset.label} / {record.target.label} / seed {record.seed} / "
                   f"{record.component.label}: {reason}")
+
+
+def _mixed_targets(records: list[dict[str, Any]]) -> None:
+    """A WARNING per target a board compresses in more than one version (engine/consistency)."""
+    from innr_bench.engine.consistency import mixed_targets
+
+    for line in mixed_targets(records):
+        print(f"WARNING: mixed targets: {line}")
 
 
 def _reproducibility(reference_root: str, out_dir: Path) -> None:
@@ -411,6 +420,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise ConfigError(_nothing_to_report(results_dir))
     for path in written.values():
         print(path)
+    from innr_bench.engine.store import ResultStore
+
+    _mixed_targets(ResultStore(results_dir).records())
     return 0
 
 
