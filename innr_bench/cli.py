@@ -400,7 +400,7 @@ def _reproducibility(reference_root: str, out_dir: Path) -> None:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from innr_bench.errors import ConfigError
-    from innr_bench.reporting.report import write_leaderboards
+    from innr_bench.reporting.board import Board
 
     if args.site is not None:
         from innr_bench.reporting.site import write_site
@@ -415,14 +415,13 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise ConfigError(f"{results_dir}: not a results directory (no records/ inside); "
                           "pass the directory `innr-bench run` wrote, e.g. results/mnist")
     formats = tuple(dict.fromkeys("tex" if f == "latex" else f for f in args.format))
-    written = write_leaderboards(results_dir, formats, front_includes_degraded=args.front_includes_degraded)
+    board = Board(results_dir, front_includes_degraded=args.front_includes_degraded)
+    written = board.write(formats)
     if not written:
         raise ConfigError(_nothing_to_report(results_dir))
     for path in written.values():
         print(path)
-    from innr_bench.engine.store import ResultStore
-
-    _mixed_targets(ResultStore(results_dir).records())
+    _mixed_targets(board.records)
     return 0
 
 

@@ -136,10 +136,7 @@ class Nnc(BaseCompressor):
         masks = pruner.masks(named_weights(model))
         steps = 0
         if self.finetune_epochs:
-            if ctx.data is None:
-                raise ConfigError(f"{self.name}: finetune_epochs needs training data, which this run does "
-                                  "not provide")
-            model, trained = pruner.retrain(model, masks, ctx)
+            model, trained = pruner.retrain(model, masks, ctx, who=self.name)
             steps = int(trained.get("steps", 0))
         else:
             model = _masked(model, masks)

@@ -86,10 +86,10 @@ def check_codes(arrays: Mapping[str, np.ndarray], qps: Mapping[str, int], option
     for name, array in arrays.items():
         if array.dtype != np.float32 or not array.size:
             continue
-        largest = float(np.abs(array).max()) / 2 ** step_exponent(qps[name], qp_density)
-        if largest > MAX_CODE:
+        largest = float(np.abs(array).max())
+        if largest / 2 ** step_exponent(qps[name], qp_density) > MAX_CODE:
             raise ConfigError(f"{options[name]}: {qps[name]} is too fine for {name} (largest |value| "
-                              f"{float(np.abs(array).max()):.3g}): its integer codes would overflow; "
+                              f"{largest:.3g}): its integer codes would overflow; "
                               f"raise {options[name]}")
 
 

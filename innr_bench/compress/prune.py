@@ -100,11 +100,13 @@ class _Pruning(BaseCompressor):
         return Encoding(tensors, meta, info, buffers_from=source)
 
     def retrain(
-        self, model: nn.Module, masks: Mapping[str, torch.Tensor], ctx: CompressContext
+        self, model: nn.Module, masks: Mapping[str, torch.Tensor], ctx: CompressContext,
+        who: str | None = None,
     ) -> tuple[nn.Module, dict[str, Any]]:
-        """A retrained copy of `model` (masked weights kept at zero) and the training info."""
+        """A retrained copy of `model` (masked weights kept at zero) and the training info; `who`
+        names the compressor in errors (default: this pruning method)."""
         if ctx.data is None:
-            raise ConfigError(f"{self.name}: finetune_epochs needs training data, which this run does "
+            raise ConfigError(f"{who or self.name}: finetune_epochs needs training data, which this run does "
                               "not provide")
         model = copy.deepcopy(model)
         apply_masks = mask_keeper(model, masks)
