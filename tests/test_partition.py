@@ -23,12 +23,12 @@ SHORT = [{"name": "weights", "epochs": 20}]
 
 
 @pytest.mark.parametrize(("queries", "per_query", "weights"), [(1, 100, 131_072), (2_697, 100, 131_072),
-                                                               (1_000, 25, 2_500), (7, 300, 100)])
+                                                               (1_000, 25, 2_500), (7, 300, 300)])
 def test_parts_are_contiguous_near_equal_and_within_the_limit(queries: int, per_query: int,
                                                                weights: int) -> None:
     sizes = PartitionSpec(weights=weights).sizes(queries, per_query)
     assert sum(sizes) == queries and max(sizes) - min(sizes) <= 1
-    assert max(sizes) <= max(1, weights // per_query)  # a query bigger than the limit is a part alone
+    assert max(sizes) <= weights // per_query
     assert shares(1_000, sizes) == [1_000 * s // queries for s in sizes]
 
 
@@ -81,7 +81,8 @@ def test_quantization_aware_refit_and_distillation_run_through_the_parts() -> No
 
 
 def test_a_partitioned_field_takes_every_query_in_order() -> None:
-    field = PartitionedField([torch.nn.Linear(3, 2), torch.nn.Linear(3, 2)], [4, 5])
+    field = PartitionedField([torch.nn.Linear(3, 2), torch.nn.Linear(3, 2)], [4, 5], {"name": "siren"},
+                             [None, None])
     x = torch.randn(9, 3)
     assert torch.equal(field(x), field.evaluate(x, chunk=2))
     with pytest.raises(ValueError, match="takes all 9 queries in order, got 8"):
@@ -97,7 +98,8 @@ class TestDefaults:
         assert Innr(fit=SHORT).spec.budget == {"ratio": 0.13}
 
     @pytest.mark.parametrize("sized", [{"ratio": 0.2}, {"bytes": 10_000}, {"field": {"width": 16}},
-                                       {"field": {"name": "hash-grid", "table_size": 64}}])
+                                       {"field": {"name": "hash-grid", "table_size": 64}},
+                                       {"preset": "fast"}])
     def test_a_size_named_keeps_the_fast_preset(self, sized: dict[str, Any]) -> None:
         spec = Innr(**sized).spec
         assert spec.preset["name"] == "fast" and spec.partition is None
@@ -117,6 +119,23 @@ class TestDefaults:
         assert "partition" not in InnrSiren().resolved_spec()
 
 
+def test_a_part_smaller_than_one_query_is_refused_naming_the_block() -> None:
+    with pytest.raises(ConfigError, match=r"partition\.weights: 50 is smaller than one query's 100 values"):
+        Innr(preset="fast-scalable", ratio=0.3, fit=SHORT, partition={"weights": 50}).compress(
+            seed_cnn(c=8), CPU)
+
+
+def test_a_budget_the_stats_and_buffers_alone_exceed_is_one_clear_error() -> None:
+    with pytest.raises(ConfigError, match=r"bytes 100 is impossible .* its stats and buffers alone take"):
+        Innr(preset="fast-scalable", bytes=100, fit=SHORT).compress(MODELS.get("resnet20")(width=4), CPU)
+
+
+def test_the_implicit_default_says_so_when_a_part_does_not_fit_it() -> None:
+    with pytest.raises(ConfigError, match=r"needs integer codes.*\(innr with no size named takes preset "
+                                          r"fast-scalable at ratio 0\.13; name a preset"):
+        Innr(storage={"precision": "fp16"})
+
+
 @pytest.mark.parametrize(("partition", "match"), [
     ({"weights": 0}, r"partition\.weights: 0 is invalid"),
     ({"weight": 10}, r"partition\.weight: 10 is invalid \(unknown key\)"),
@@ -128,6 +147,7 @@ def test_a_bad_partition_names_its_path(partition: Any, match: str) -> None:
 
 
 def test_a_share_too_small_for_any_field_is_one_clear_error() -> None:
-    with pytest.raises(ConfigError, match=r"ratio 0\.01 .* part 1 of \d+ .* is impossible"):
+    with pytest.raises(ConfigError,
+                       match=r"ratio 0\.01 .* part 1 of \d+ .* is impossible.*raise partition\.weights"):
         Innr(preset="fast-scalable", ratio=0.01, fit=SHORT, partition={"weights": 500}).compress(
             seed_cnn(c=8), CPU)

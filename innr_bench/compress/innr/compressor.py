@@ -25,12 +25,12 @@ from innr_bench.compress.base import (
     with_buffers,
 )
 from innr_bench.compress.innr import flat, storage
-from innr_bench.compress.innr.budget import choose_size
+from innr_bench.compress.innr.budget import choose_part_sizes, choose_size
 from innr_bench.compress.innr.distill import Inputs
 from innr_bench.compress.innr.fields.base import build_field, describe, size_knob
 from innr_bench.compress.innr.layouts import Normalize, build_layout
 from innr_bench.compress.innr.loop import Schedule
-from innr_bench.compress.innr.partition import PartitionedField, shares
+from innr_bench.compress.innr.partition import PartitionedField
 from innr_bench.compress.innr.spec import (
     DEFAULT_PRESET,
     DEFAULT_RATIO,
@@ -93,15 +93,9 @@ class InnrCompressor(BaseCompressor):
             if sizes is None:
                 field_spec[spec.knob] = choose_size(field_spec, spec.knob, dims, store, fixed_bytes, budget,
                                                     asked=asked, who=self.name)
-            else:  # each part's field: the largest that fits its share of what the stats leave
-                chosen: dict[int, int] = {}  # parts of equal size have equal shares: size each once
-                knobs = []
-                for k, share in enumerate(shares(max(budget - fixed_bytes, 0), sizes)):
-                    if share not in chosen:
-                        chosen[share] = choose_size(
-                            field_spec, spec.knob, dims, store, 0, share, who=self.name,
-                            asked=f"{asked}, part {k + 1} of {len(sizes)} ({share:,} bytes)")
-                    knobs.append(chosen[share])
+            else:
+                knobs = choose_part_sizes(field_spec, spec.knob, dims, store, fixed_bytes, budget, sizes,
+                                          asked=asked, who=self.name)
         meta = {"spec": {**spec.to_dict(), "field": field_spec,
                          "layout": {"name": spec.layout["name"], **layout.options(shapes)}},
                 "names": names, "shapes": shapes, "dims": list(dims)}
@@ -153,9 +147,10 @@ def sample(field: nn.Module, stats: torch.Tensor, meta: Mapping[str, Any]) -> di
     layout = build_layout(meta["spec"]["layout"])
     coords = layout.queries(meta["shapes"])
     device = next(field.parameters()).device
+    evaluate = getattr(field, "evaluate", None)
     with torch.no_grad():
-        if isinstance(field, PartitionedField):
-            outputs = field.evaluate(coords.to(device), SAMPLE_CHUNK).cpu()
+        if callable(evaluate):  # a field of parts: evaluated part by part
+            outputs = evaluate(coords.to(device), SAMPLE_CHUNK).cpu()
         else:
             outputs = torch.cat([field(chunk.to(device)).cpu() for chunk in coords.split(SAMPLE_CHUNK)])
     return layout.decode(outputs, stats, meta["names"], meta["shapes"])
@@ -169,7 +164,7 @@ def build(field: Mapping[str, Any], dims: Sequence[int], parts: Mapping[str, Any
     knob = size_knob(str(field["name"]))
     fields = [build_field({**field, knob: value} if knob else field, dim_in=dims[0], dim_out=dims[1])
               for value in parts["knobs"]]
-    return PartitionedField(fields, parts["sizes"])
+    return PartitionedField(fields, parts["sizes"], field, parts["knobs"])
 
 
 @COMPRESSORS.register("innr")
@@ -198,21 +193,28 @@ class Innr(InnrCompressor):
         # fast-scalable)
         partition: dict[str, Any] | None = None,
     ) -> None:
-        if preset is None:
-            sized = ratio is not None or bytes is not None or _sets_size(field)
-            preset = DEFAULT_PRESET if sized else SCALABLE_PRESET
-            ratio = ratio if sized else DEFAULT_RATIO
-        self.spec = resolve(preset_name=preset, layout=layout, field=field, fit=fit, storage=storage,
-                            ratio=ratio, bytes=bytes, partition=partition)
+        implicit = preset is None and _follows_the_target(field, ratio, bytes)
+        if implicit:
+            preset, ratio = SCALABLE_PRESET, DEFAULT_RATIO
+        try:
+            self.spec = resolve(preset_name=preset or DEFAULT_PRESET, layout=layout, field=field, fit=fit,
+                                storage=storage, ratio=ratio, bytes=bytes, partition=partition)
+        except ConfigError as error:
+            if not implicit:
+                raise
+            raise ConfigError(f"{error} (innr with no size named takes preset {SCALABLE_PRESET} at ratio "
+                              f"{DEFAULT_RATIO}; name a preset, e.g. preset: {DEFAULT_PRESET}, or a size)"
+                              ) from None
 
 
-def _sets_size(field: Mapping[str, Any] | None) -> bool:
-    """Whether a suite's field part fixes the field's size (its registered size option)."""
-    if not field:
+def _follows_the_target(field: Mapping[str, Any] | None, ratio: float | None, bytes: int | None) -> bool:
+    """Whether `innr` without a preset takes the scalable default: no budget, and a field (the
+    default SIREN or one named) with a size option that the suite leaves unset."""
+    if ratio is not None or bytes is not None:
         return False
-    name = field.get("name", PRESETS[DEFAULT_PRESET]["spec"]["field"]["name"])
+    name = (field or {}).get("name", PRESETS[SCALABLE_PRESET]["spec"]["field"]["name"])
     knob = size_knob(name) if name in FIELDS else None
-    return knob is not None and knob in field
+    return knob is not None and knob not in (field or {})
 
 
 @COMPRESSORS.register("innr-siren")

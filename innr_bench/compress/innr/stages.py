@@ -21,7 +21,6 @@ from torch.func import functional_call
 
 from innr_bench.compress.innr.fields.base import has_head
 from innr_bench.compress.innr.loop import Schedule, train_loop
-from innr_bench.compress.innr.partition import PartitionedField
 from innr_bench.compress.innr.state import FitState
 from innr_bench.compress.innr.storage import fake_quantize
 from innr_bench.engine.numerics import autocast
@@ -154,8 +153,9 @@ def solve_head(field: nn.Module, x: torch.Tensor, y: torch.Tensor) -> None:
     The head is linear in its weights, so its optimum for fixed features is one `lstsq` away;
     solving it gives gradient descent a far better start than a random head.
     """
-    if isinstance(field, PartitionedField):  # each part's head for its own queries
-        field.each(lambda part, rows: solve_head(part, x[rows], y[rows]))
+    own = getattr(field, "solve_head", None)
+    if callable(own):  # a field of parts: each part's head for its own queries
+        own(x, y, solve_head)
         return
     if not has_head(field):
         raise ValueError(f"{type(field).__name__} has no features/head split to solve")
