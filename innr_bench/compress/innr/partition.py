@@ -34,7 +34,7 @@ PositiveInt = Annotated[int, Field(gt=0)]
 class PartitionSpec:
     """How queries are cut into parts: at most `weights` weight values (queries x values per query)."""
 
-    # 2^17: ResNet-20 in 3 parts, ResNet-18 in 86; benchmarks/partition_quality.py measures what
+    # 2^17: ResNet-20 in 3 parts, ResNet-18 in 89; benchmarks/partition_quality.py measures what
     # smaller parts cost in accuracy, benchmarks/scale.py what larger ones cost in time
     weights: PositiveInt = 131_072
 
