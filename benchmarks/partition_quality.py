@@ -57,7 +57,7 @@ def target(seed: int, epochs: int, data: Any, cache: Path) -> tuple[torch.nn.Mod
     recipe = TrainConfig(**{**CIFAR_RESNET_TRAIN, "epochs": epochs})
     info = train(model, data, recipe, seed=seed, device=CPU, progress=Progress(enabled=False))
     cache.mkdir(parents=True, exist_ok=True)
-    save_file(model.state_dict(), path)
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, path)  # trained channels-last
     return model.eval(), info
 
 
@@ -86,6 +86,9 @@ def main() -> None:
             rows.append(row)
             print(f"  {label:34s} {copy:.4f} ({row['delta_pt']:+.2f} pt) ratio {row['ratio']:.4f} "
                   f"{seconds:6.1f} s  {row['storage']}", flush=True)
+        if args.json:  # after every seed: a stopped run keeps what it measured
+            Path(args.json).write_text(json.dumps({"environment": environment(CPU), "epochs": args.epochs,
+                                                   "rows": rows}, indent=1) + "\n")
     for label in SETTINGS:
         mine = [r for r in rows if r["setting"] == label]
         deltas = torch.tensor([r["delta_pt"] for r in mine])
@@ -93,9 +96,6 @@ def main() -> None:
         ratio = sum(r["ratio"] for r in mine) / len(mine)
         print(f"{label:34s} mean {float(deltas.mean()):+.2f}{spread} pt over {len(deltas)} seeds "
               f"at a mean ratio of {ratio:.4f}")
-    if args.json:
-        Path(args.json).write_text(json.dumps({"environment": environment(CPU), "epochs": args.epochs,
-                                               "rows": rows}, indent=1) + "\n")
 
 
 if __name__ == "__main__":
