@@ -22,7 +22,8 @@ from torch import nn
 
 from innr_bench.compress.base import BUFFER_PREFIX, CompressContext, Compressed, fp32_bytes, payload_bytes
 from innr_bench.compress.innr.budget import stored_bytes
-from innr_bench.compress.innr.fields.base import build_field, size_knob
+from innr_bench.compress.innr.compressor import build
+from innr_bench.compress.innr.fields.base import size_knob
 from innr_bench.compress.innr.storage import StorageSpec
 from innr_bench.compress.serialize import from_bytes, payload_bytes_of, to_bytes
 from innr_bench.data.datasets import synthetic
@@ -35,6 +36,7 @@ BUDGET_RATIO = 0.3
 # a short weight fit, a query per 25 weights (a 5x5 kernel): conformance, not quality
 QUICK_FIT = [{"name": "weights", "epochs": 20}]
 LAYOUT = {"name": "rows", "block": 25}
+PART_WEIGHTS = 4_000  # the tiny target in 2 parts, each share room for the smallest hash grid
 
 
 def tiny_target(seed: int = 0) -> nn.Module:
@@ -94,8 +96,9 @@ def check_budget_errors(name: str, params: Mapping[str, Any] | None = None) -> N
 def check_field(name: str, options: Mapping[str, Any] | None = None, *,
                 precisions: tuple[str, ...] = ("fp16", "int8")) -> list[Compressed]:
     """The field `name` inside an INNR (25 weights a query, a short weight fit, a byte budget of
-    0.3 of the target) at each storage precision: the compressor checks, bytes counted from first
-    principles, a size knob whose bytes grow, and an impossible budget as one clear error."""
+    0.3 of the target) at each storage precision and cut into parts: the compressor checks, bytes
+    counted from first principles, a size knob whose bytes grow, and an impossible budget as one
+    clear error."""
     knob = size_knob(name)
     assert knob is not None, f"field {name!r} declares no size knob (register it with size=...)"
     field = {"name": name, **dict(options or {})}
@@ -112,6 +115,13 @@ def check_field(name: str, options: Mapping[str, Any] | None = None, *,
     sizes = [stored_bytes({**chosen, knob: v}, dims, StorageSpec(precision="fp16"), 0) for v in (1, 2, 4, 8)]
     assert sizes == sorted(sizes), f"{name}: stored bytes do not grow with {knob}: {sizes}"
     check_budget_errors("innr", {"layout": LAYOUT, "field": field, "fit": QUICK_FIT})
+    # cut into parts, one field each sized by its share of the budget: the same checks
+    parted = check_compressor("innr", {"layout": LAYOUT, "field": field, "fit": QUICK_FIT,
+                                       "ratio": BUDGET_RATIO, "storage": {"precision": "fp16"},
+                                       "partition": {"weights": PART_WEIGHTS}})
+    assert len(parted.meta["parts"]["sizes"]) > 1, "the tiny target was not cut into parts"
+    assert parted.size_bytes == first_principles_bytes(parted), "the byte count of the parts is off"
+    done.append(parted)
     return done
 
 
@@ -123,7 +133,7 @@ def first_principles_bytes(compressed: Compressed) -> int:
     spec, dims = meta["spec"], meta["dims"]
     store = StorageSpec(**spec["storage"])
     with torch.random.fork_rng(devices=[]):
-        field = build_field(spec["field"], dim_in=dims[0], dim_out=dims[1])
+        field = build(spec["field"], dims, meta.get("parts"))
     numels = [t.numel() for t in field.state_dict().values()]
     if store.precision == "int8":
         assert store.entropy == "none", "first-principles counts are for fixed-width codes"

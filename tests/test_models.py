@@ -131,3 +131,28 @@ def test_cosine_schedule_decays_the_learning_rate_to_zero(monkeypatch: pytest.Mo
           device=torch.device("cpu"), progress=Progress(enabled=False))
     assert rates[0] == pytest.approx(1e-3) and len(rates) == 20
     assert rates == sorted(rates, reverse=True) and rates[-1] < 1e-5
+
+
+@pytest.mark.parametrize(("name", "rgb", "grey"), [
+    ("resnet20", 269_722, 269_434), ("resnet32", 464_154, 463_866), ("resnet56", 853_018, 852_730),
+    ("resnet18", 11_173_962, 11_172_810)])
+def test_resnets_have_their_published_sizes_and_take_grey_inputs(name: str, rgb: int, grey: int) -> None:
+    """The CIFAR ResNets' counts (He et al.; ResNet-18: the CIFAR-style one, 3x3 stem, no pool)."""
+    from innr_bench.registry import MODELS
+
+    factory = MODELS.get(name)
+    assert sum(p.numel() for p in factory().parameters()) == rgb
+    grey_model = factory(in_channels=1).eval()
+    assert sum(p.numel() for p in grey_model.parameters()) == grey
+    with torch.no_grad():
+        assert grey_model(torch.rand(2, 1, 28, 28)).shape == (2, 10)
+
+
+def test_a_resnet_takes_one_or_three_input_channels_only() -> None:
+    from innr_bench.config import parse_suite
+    from innr_bench.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"targets\[0\]\.params\.in_channels: 2 is invalid"):
+        parse_suite({"name": "t", "seeds": [0], "datasets": [{"name": "synthetic"}],
+                     "targets": [{"name": "resnet56", "params": {"in_channels": 2}}],
+                     "compressors": [{"name": "identity"}]})

@@ -59,8 +59,8 @@ class TestPresets:
 class TestResolution:
     def test_a_field_of_the_presets_name_is_merged_another_replaces_it(self) -> None:
         merged = Innr(field={"width": 32}).spec.field
-        assert merged == {**Innr().spec.field, "width": 32}
-        other = Innr(field={"name": "gauss", "scale": 3.0}).spec.field
+        assert merged == {**Innr(preset="fast").spec.field, "width": 32}
+        other = Innr(preset="fast", field={"name": "gauss", "scale": 3.0}).spec.field
         assert other["name"] == "gauss" and other["scale"] == 3.0 and "w0" not in other
         assert other["width"] == params_model(GaussField, ("dim_in", "dim_out")).model_fields["width"].default
 
@@ -87,10 +87,12 @@ class TestResolution:
          r"fit\[0\]\.name: required key is missing \(one of distill, qat, weights\)"),
         ({"fit": []}, r"fit: an INNR needs at least one fitting stage"),
         ({"fit": [{"name": "weights", "epochs": 10, "warmup": 0.1}]}, r"fit\[0\]\.warmup: .* exactly 1 step"),
-        ({"fit": [{"name": "weights"}, {"name": "qat"}]}, r"fit\[1\]\.epochs: 100 needs integer codes"),
+        ({"preset": "fast", "fit": [{"name": "weights"}, {"name": "qat"}]},
+         r"fit\[1\]\.epochs: 100 needs integer codes"),
         ({"fit": [{"name": "distill", "inputs": "noise", "label_loss": 0.5}]},
          r"fit\[0\]\.label_loss: 0\.5 needs training labels; set fit\[0\]\.inputs: data"),
-        ({"storage": {"entropy": "huffman"}}, r"storage\.entropy: 'huffman' needs integer codes"),
+        ({"preset": "fast", "storage": {"entropy": "huffman"}},
+         r"storage\.entropy: 'huffman' needs integer codes"),
         ({"field": {"width": 8}, "ratio": 0.1}, r"ratio: set only one of field\.width, ratio and bytes"),
         ({"ratio": 0.1, "bytes": 100}, r"bytes: set only one of ratio and bytes"),
         ({"preset": "fastest"}, r"preset: 'fastest' is not an INNR preset; available: distill, "),
@@ -115,11 +117,12 @@ class TestKeys:
     def test_the_key_hashes_what_runs_not_what_was_typed(self) -> None:
         """The preset written out in full is the same cell as the preset named."""
         parts = ("layout", "field", "fit", "storage")
-        written = {k: v for k, v in Innr().resolved_spec().items() if k in parts}
+        written = {k: v for k, v in Innr(preset="fast").resolved_spec().items() if k in parts}
         written["field"] = {k: v for k, v in written["field"].items() if k != "version"}
-        assert _key({"name": "innr", "params": written}) == _key({"name": "innr"})
-        longer = {"name": "innr", "params": {"fit": [{"name": "weights", "epochs": 301}]}}
-        assert _key(longer) != _key({"name": "innr"})
+        named = _key({"name": "innr", "params": {"preset": "fast"}})
+        assert _key({"name": "innr", "params": written}) == named
+        longer = {"name": "innr", "params": {"preset": "fast", "fit": [{"name": "weights", "epochs": 301}]}}
+        assert _key(longer) != named
 
     def test_editing_a_default_changes_the_key(self, monkeypatch: pytest.MonkeyPatch) -> None:
         stage_default = {"name": "innr", "params": {"fit": [{"name": "weights"}]}}

@@ -9,7 +9,7 @@ tensors are kept only where smaller, so the fixed-width size bounds them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -17,6 +17,7 @@ import torch
 from innr_bench.compress.base import payload_bytes
 from innr_bench.compress.innr import storage
 from innr_bench.compress.innr.fields.base import build_field, describe
+from innr_bench.compress.innr.partition import shares
 from innr_bench.errors import ConfigError
 
 
@@ -29,7 +30,9 @@ def stored_bytes(field: Mapping[str, Any], dims: tuple[int, int], store: storage
 
 
 def choose_size(field: Mapping[str, Any], knob: str, dims: tuple[int, int], store: storage.StorageSpec,
-                fixed_bytes: int, budget: int, *, asked: str, who: str) -> int:
+                fixed_bytes: int, budget: int, *, asked: str, who: str,
+                advice: str = "raise the budget, or make the field smaller (fewer layers, lower precision)",
+                ) -> int:
     """The largest `knob` whose stored bytes fit `budget`; one clear error when none does."""
     def size(value: int) -> int:
         return stored_bytes({**field, knob: value}, dims, store, fixed_bytes)
@@ -38,10 +41,10 @@ def choose_size(field: Mapping[str, Any], knob: str, dims: tuple[int, int], stor
     if smallest > budget:
         with torch.random.fork_rng(devices=[]):
             module = build_field({**field, knob: 1}, dim_in=dims[0], dim_out=dims[1])
+        beside = " with its stats and buffers" if fixed_bytes else ""
         raise ConfigError(
             f"{who}: {asked} is impossible for this target: the smallest {describe(module, field)} "
-            f"({knob} 1, {store.describe()}) with its stats and buffers takes {smallest:,} bytes; "
-            "raise the budget, or make the field smaller (fewer layers, lower precision)")
+            f"({knob} 1, {store.describe()}){beside} takes {smallest:,} bytes; {advice}")
     low, high = 1, 2
     low_bytes, high_bytes = smallest, size(2)
     while high_bytes <= budget and high_bytes > low_bytes:
@@ -53,3 +56,23 @@ def choose_size(field: Mapping[str, Any], knob: str, dims: tuple[int, int], stor
         middle = (low + high) // 2
         low, high = (middle, high) if size(middle) <= budget else (low, middle)
     return low
+
+
+def choose_part_sizes(field: Mapping[str, Any], knob: str, dims: tuple[int, int],
+                      store: storage.StorageSpec, fixed_bytes: int, budget: int, sizes: Sequence[int], *,
+                      asked: str, who: str) -> list[int]:
+    """Each part's `knob`: the largest whose field fits the part's share of what the stats and
+    buffers (`fixed_bytes`) leave of `budget`, shared in proportion to the parts' queries."""
+    if fixed_bytes >= budget:
+        raise ConfigError(f"{who}: {asked} is impossible for this target: its stats and buffers alone take "
+                          f"{fixed_bytes:,} bytes; raise the budget")
+    chosen: dict[int, int] = {}  # parts of equal size have equal shares: size each once
+    knobs = []
+    for index, share in enumerate(shares(budget - fixed_bytes, sizes)):
+        if share not in chosen:
+            chosen[share] = choose_size(
+                field, knob, dims, store, 0, share, who=who,
+                asked=f"{asked}, part {index + 1} of {len(sizes)} ({share:,} bytes)",
+                advice="raise the budget, or cut fewer, larger parts (raise partition.weights)")
+        knobs.append(chosen[share])
+    return knobs

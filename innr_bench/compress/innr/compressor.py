@@ -7,7 +7,7 @@ size search, the stages, storage, byte counting and decoding.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
 import torch
@@ -25,15 +25,24 @@ from innr_bench.compress.base import (
     with_buffers,
 )
 from innr_bench.compress.innr import flat, storage
-from innr_bench.compress.innr.budget import choose_size
+from innr_bench.compress.innr.budget import choose_part_sizes, choose_size
 from innr_bench.compress.innr.distill import Inputs
-from innr_bench.compress.innr.fields.base import build_field, describe
+from innr_bench.compress.innr.fields.base import build_field, describe, size_knob
 from innr_bench.compress.innr.layouts import Normalize, build_layout
 from innr_bench.compress.innr.loop import Schedule
-from innr_bench.compress.innr.spec import DEFAULT_PRESET, InnrSpec, preset, resolve
+from innr_bench.compress.innr.partition import PartitionedField
+from innr_bench.compress.innr.spec import (
+    DEFAULT_PRESET,
+    DEFAULT_RATIO,
+    PRESETS,
+    SCALABLE_PRESET,
+    InnrSpec,
+    preset,
+    resolve,
+)
 from innr_bench.compress.innr.state import Checkpoint, FitState
 from innr_bench.errors import ConfigError
-from innr_bench.registry import COMPRESSORS
+from innr_bench.registry import COMPRESSORS, FIELDS
 
 SAMPLE_CHUNK = 65_536  # queries per forward pass when sampling the field
 FIELD_PREFIX = "field."  # stored tensors: the field's own, under this prefix; "stats"
@@ -74,17 +83,28 @@ class InnrCompressor(BaseCompressor):
         dims = layout.dims(shapes)
         fixed_bytes = payload_bytes({"stats": encoded.stats, **dict(model.named_buffers())})
         field_spec, budget = dict(spec.field), None
+        parts = spec.partition_spec()
+        sizes = parts.sizes(len(encoded.coords), dims[1]) if parts is not None else None
+        knobs: list[Any] | None = None
         if spec.budget is not None:
             budget = spec.budget.get("bytes") or int(spec.budget["ratio"] * fp32_bytes(model))
             asked = (f"ratio {spec.budget['ratio']:g} ({budget:,} bytes)" if spec.budget.get("ratio")
                      else f"bytes {budget:,}")
-            field_spec[spec.knob] = choose_size(field_spec, spec.knob, dims, store, fixed_bytes, budget,
-                                                asked=asked, who=self.name)
+            if sizes is None:
+                field_spec[spec.knob] = choose_size(field_spec, spec.knob, dims, store, fixed_bytes, budget,
+                                                    asked=asked, who=self.name)
+            else:
+                knobs = choose_part_sizes(field_spec, spec.knob, dims, store, fixed_bytes, budget, sizes,
+                                          asked=asked, who=self.name)
         meta = {"spec": {**spec.to_dict(), "field": field_spec,
                          "layout": {"name": spec.layout["name"], **layout.options(shapes)}},
                 "names": names, "shapes": shapes, "dims": list(dims)}
+        if sizes is not None:
+            if knobs is None:  # no budget: every part at the field's own size
+                knobs = [field_spec.get(spec.knob) if spec.knob else None] * len(sizes)
+            meta["parts"] = {"sizes": sizes, "knobs": knobs}
         torch.manual_seed(ctx.seed)
-        field = build_field(field_spec, dim_in=dims[0], dim_out=dims[1])
+        field = build(field_spec, dims, meta.get("parts"))
         self.partial = (field, encoded.stats, meta)
         state = FitState(field, layout, encoded, encoded.stats, names, shapes, model, ctx, store.code_bits,
                          checkpoint, checkpoint_every)
@@ -98,13 +118,15 @@ class InnrCompressor(BaseCompressor):
         field_bytes = payload_bytes({k: v for k, v in tensors.items() if k.startswith(FIELD_PREFIX)})
         size = payload_bytes(with_buffers(model, tensors))  # what compress() will count
         steps = [text for text in (stage.describe() for stage in stages) if text]
+        chosen_size = field_spec.get(spec.knob) if knobs is None else knobs  # per part where partitioned
         info |= {"innr_parameters": sum(p.numel() for p in field.parameters()),
                  "storage": f"{describe(field, field_spec)} {store.describe()} + {layout.describe_stats()}"
                             + (f" ({', '.join(steps)})" if steps else ""),
                  # the share of the stored bytes that is the field itself (the rest: stats, buffers)
                  "field_share": field_bytes / size,
                  "precision": store.precision,
-                 **({"budget": {"bytes": budget, spec.knob: field_spec[spec.knob]}} if budget else {})}
+                 **({"budget": {"bytes": budget, spec.knob: chosen_size}} if budget else {}),
+                 **({"parts": len(sizes)} if sizes is not None else {})}
         return Encoding(tensors, meta, info)
 
     @staticmethod
@@ -112,7 +134,7 @@ class InnrCompressor(BaseCompressor):
         """Sample the field at every query coordinate and undo the standardization."""
         spec = meta["spec"]
         with torch.random.fork_rng(devices=[]):  # building the field must not move the global RNG
-            field = build_field(spec["field"], dim_in=meta["dims"][0], dim_out=meta["dims"][1])
+            field = build(spec["field"], meta["dims"], meta.get("parts"))
         store = storage.StorageSpec(**spec["storage"])
         packed = {k.removeprefix(FIELD_PREFIX): v for k, v in tensors.items() if k.startswith(FIELD_PREFIX)}
         shapes = {k: v.shape for k, v in field.state_dict().items()}
@@ -125,19 +147,37 @@ def sample(field: nn.Module, stats: torch.Tensor, meta: Mapping[str, Any]) -> di
     layout = build_layout(meta["spec"]["layout"])
     coords = layout.queries(meta["shapes"])
     device = next(field.parameters()).device
+    evaluate = getattr(field, "evaluate", None)
     with torch.no_grad():
-        outputs = torch.cat([field(chunk.to(device)).cpu() for chunk in coords.split(SAMPLE_CHUNK)])
+        if callable(evaluate):  # a field of parts: evaluated part by part
+            outputs = evaluate(coords.to(device), SAMPLE_CHUNK).cpu()
+        else:
+            outputs = torch.cat([field(chunk.to(device)).cpu() for chunk in coords.split(SAMPLE_CHUNK)])
     return layout.decode(outputs, stats, meta["names"], meta["shapes"])
+
+
+def build(field: Mapping[str, Any], dims: Sequence[int], parts: Mapping[str, Any] | None) -> nn.Module:
+    """The field `field` describes, or with `parts` ({"sizes", "knobs"}) one per part, each at its
+    own size knob, built in part order."""
+    if parts is None:
+        return build_field(field, dim_in=dims[0], dim_out=dims[1])
+    knob = size_knob(str(field["name"]))
+    fields = [build_field({**field, knob: value} if knob else field, dim_in=dims[0], dim_out=dims[1])
+              for value in parts["knobs"]]
+    return PartitionedField(fields, parts["sizes"], field, parts["knobs"])
 
 
 @COMPRESSORS.register("innr")
 class Innr(InnrCompressor):
-    """INNR from parts: a preset (default fast) and any layout, field, fit stages and storage."""
+    """INNR from parts: a preset and any layout, field, fit stages, storage and partition. With
+    no size named (no ratio, bytes or field size), preset fast-scalable at ratio 0.13, a copy
+    that follows the target; with one, preset fast (the published cells' default)."""
 
     def __init__(
         self,
         *,
-        preset: str = DEFAULT_PRESET,
+        # None: fast-scalable at ratio 0.13 when nothing sets the size, else fast
+        preset: str | None = None,
         # each part: {name: ..., options}; a layout or field of the preset's name is merged with
         # the preset's, another replaces it; `fit` (a list of stages) replaces the preset's
         layout: dict[str, Any] | None = None,
@@ -148,9 +188,33 @@ class Innr(InnrCompressor):
         # (field, stats, buffers) fit `ratio` x the target's fp32 bytes, or `bytes`, per target.
         ratio: Ratio | None = None,
         bytes: PositiveInt | None = None,  # shadows the builtin: it is the suite key users write
+        # {weights: n}: one field per part of at most n of the target's weights, each sized by its
+        # share of the budget (fit cost ~N x n, not ~N^2); None: the preset's (one field, but for
+        # fast-scalable)
+        partition: dict[str, Any] | None = None,
     ) -> None:
-        self.spec = resolve(preset_name=preset, layout=layout, field=field, fit=fit, storage=storage,
-                            ratio=ratio, bytes=bytes)
+        implicit = preset is None and _follows_the_target(field, ratio, bytes)
+        if implicit:
+            preset, ratio = SCALABLE_PRESET, DEFAULT_RATIO
+        try:
+            self.spec = resolve(preset_name=preset or DEFAULT_PRESET, layout=layout, field=field, fit=fit,
+                                storage=storage, ratio=ratio, bytes=bytes, partition=partition)
+        except ConfigError as error:
+            if not implicit:
+                raise
+            raise ConfigError(f"{error} (innr with no size named takes preset {SCALABLE_PRESET} at ratio "
+                              f"{DEFAULT_RATIO}; name a preset, e.g. preset: {DEFAULT_PRESET}, or a size)"
+                              ) from None
+
+
+def _follows_the_target(field: Mapping[str, Any] | None, ratio: float | None, bytes: int | None) -> bool:
+    """Whether `innr` without a preset takes the scalable default: no budget, and a field (the
+    default SIREN or one named) with a size option that the suite leaves unset."""
+    if ratio is not None or bytes is not None:
+        return False
+    name = (field or {}).get("name", PRESETS[SCALABLE_PRESET]["spec"]["field"]["name"])
+    knob = size_knob(name) if name in FIELDS else None
+    return knob is not None and knob not in (field or {})
 
 
 @COMPRESSORS.register("innr-siren")

@@ -5,6 +5,7 @@ Presets (`presets.json`) are data, each with a version. A part given in a suite 
 preset's: a layout or field of the same name is merged option by option, one of another name
 replaces it; a `fit` list replaces the preset's stages; storage is merged. The resolved spec is
 what a cell's key hashes (with the parts' versions), so a changed default changes the key.
+A `partition` (one field per part of the target's queries) is an optional part: preset or suite.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import torch
 
 from innr_bench.compress.innr.fields.base import SUPPLIED, build_field, has_head, size_knob
 from innr_bench.compress.innr.loop import one_cycle_problem
+from innr_bench.compress.innr.partition import PartitionSpec
 from innr_bench.compress.innr.stages import Stage
 from innr_bench.compress.innr.storage import StorageSpec
 from innr_bench.errors import ConfigError, UnknownComponentError
@@ -26,7 +28,9 @@ from innr_bench.params import validate_params
 from innr_bench.registry import FIELDS, LAYOUTS, STAGES, Registry
 
 PRESETS: dict[str, dict[str, Any]] = json.loads((Path(__file__).parent / "presets.json").read_text())
-DEFAULT_PRESET = "fast"
+DEFAULT_PRESET = "fast"  # under a budget or a given field size (every published cell's)
+# with no size named: a field that follows the target (partitioned, so any size fits in time)
+SCALABLE_PRESET, DEFAULT_RATIO = "fast-scalable", 0.13
 # A name for a spec path in messages: the nested path itself, or what a front end calls it.
 Namer = Callable[[str], str]
 
@@ -42,10 +46,18 @@ class InnrSpec:
     fit: tuple[dict[str, Any], ...]  # [{"name", **options}], run in order
     storage: dict[str, Any]
     budget: dict[str, Any] | None  # {"ratio": r} or {"bytes": n}
+    # {"weights": n}: one field per part of at most n weights (`partition.py`); None: one field
+    partition: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """The spec as keys hash it; `partition` only where set, so specs made before it existed
+        keep their keys."""
         return {"preset": self.preset, "layout": self.layout, "field": self.field, "fit": list(self.fit),
-                "storage": self.storage, "budget": self.budget}
+                "storage": self.storage, "budget": self.budget,
+                **({"partition": self.partition} if self.partition is not None else {})}
+
+    def partition_spec(self) -> PartitionSpec | None:
+        return None if self.partition is None else PartitionSpec(**self.partition)
 
     def stages(self) -> list[Stage]:
         return [STAGES.get(s["name"])(**{k: v for k, v in s.items() if k != "name"}) for s in self.fit]
@@ -77,7 +89,7 @@ def resolve(
     *, preset_name: str = DEFAULT_PRESET, layout: Mapping[str, Any] | None = None,
     field: Mapping[str, Any] | None = None, fit: Sequence[Mapping[str, Any]] | None = None,
     storage: Mapping[str, Any] | None = None, ratio: float | None = None, bytes: int | None = None,
-    name: Namer = str,
+    partition: Mapping[str, Any] | None = None, name: Namer = str,
 ) -> InnrSpec:
     """The spec of preset `preset_name` with the given parts; ConfigError names the bad path."""
     entry = preset(preset_name, name("preset"))
@@ -90,6 +102,8 @@ def resolve(
     given_fit = base["fit"] if fit is None else fit
     stages = [_part(STAGES, dict(stage), f"fit[{i}]", name) for i, stage in enumerate(given_fit)]
     storage_spec = _storage({**base["storage"], **(storage or {})}, name)
+    given_partition = partition if partition is not None else base.get("partition")
+    partition_spec = None if given_partition is None else _partition(given_partition, name)
     if not stages:
         raise ConfigError(f"{name('fit')}: an INNR needs at least one fitting stage, "
                           "e.g. [{name: weights}]")
@@ -97,7 +111,8 @@ def resolve(
     if budget is not None:  # the knob is the budget's to choose, per target
         field_spec[size_knob(field_spec["name"])] = None
     return InnrSpec({"name": preset_name, "version": entry["version"]}, layout_spec, field_spec,
-                    tuple(stages), storage_spec.to_dict(), budget)
+                    tuple(stages), storage_spec.to_dict(), budget,
+                    None if partition_spec is None else partition_spec.to_dict())
 
 
 def _merge(base: Mapping[str, Any], given: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -137,6 +152,15 @@ def _rename(line: str, name: Namer) -> str:
 def _storage(given: Mapping[str, Any], name: Namer) -> StorageSpec:
     try:
         return StorageSpec(**validate_params(StorageSpec, given, where="storage"))
+    except ConfigError as error:
+        raise ConfigError("\n".join(_rename(line, name) for line in str(error).splitlines())) from None
+
+
+def _partition(given: Mapping[str, Any], name: Namer) -> PartitionSpec:
+    if not isinstance(given, Mapping):
+        raise ConfigError(f"{name('partition')}: {given!r} is invalid (a mapping, e.g. {{weights: 131072}})")
+    try:
+        return PartitionSpec(**validate_params(PartitionSpec, given, where="partition"))
     except ConfigError as error:
         raise ConfigError("\n".join(_rename(line, name) for line in str(error).splitlines())) from None
 

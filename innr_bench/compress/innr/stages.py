@@ -153,6 +153,10 @@ def solve_head(field: nn.Module, x: torch.Tensor, y: torch.Tensor) -> None:
     The head is linear in its weights, so its optimum for fixed features is one `lstsq` away;
     solving it gives gradient descent a far better start than a random head.
     """
+    own = getattr(field, "solve_head", None)
+    if callable(own):  # a field of parts: each part's head for its own queries
+        own(x, y, solve_head)
+        return
     if not has_head(field):
         raise ValueError(f"{type(field).__name__} has no features/head split to solve")
     features = field.features(x)
