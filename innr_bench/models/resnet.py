@@ -28,9 +28,8 @@ def input_normalization(in_channels: int) -> Normalize:
     return Normalize(MNIST_MEAN, MNIST_STD) if in_channels == 1 else Normalize(CIFAR10_MEAN, CIFAR10_STD)
 
 
-class BasicBlock(nn.Module):
-    """Two 3x3 conv + batch-norm layers; the shortcut subsamples and zero-pads channels (option A,
-    no parameters) when the shape changes."""
+class TwoConvs(nn.Module):
+    """The residual branch of a basic block: 3x3 conv, batch norm, ReLU, 3x3 conv, batch norm."""
 
     def __init__(self, channels_in: int, channels_out: int, stride: int) -> None:
         super().__init__()
@@ -38,15 +37,24 @@ class BasicBlock(nn.Module):
         self.bn1 = nn.BatchNorm2d(channels_out)
         self.conv2 = nn.Conv2d(channels_out, channels_out, 3, 1, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(channels_out)
+
+    def residual(self, x: torch.Tensor) -> torch.Tensor:
+        return self.bn2(self.conv2(torch.relu(self.bn1(self.conv1(x)))))
+
+
+class BasicBlock(TwoConvs):
+    """Two 3x3 conv + batch-norm layers; the shortcut subsamples and zero-pads channels (option A,
+    no parameters) when the shape changes."""
+
+    def __init__(self, channels_in: int, channels_out: int, stride: int) -> None:
+        super().__init__(channels_in, channels_out, stride)
         self.stride, self.pad = stride, channels_out - channels_in
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = torch.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
         shortcut = x[:, :, :: self.stride, :: self.stride] if self.stride > 1 else x
         if self.pad:
             shortcut = nn.functional.pad(shortcut, (0, 0, 0, 0, self.pad // 2, self.pad - self.pad // 2))
-        return torch.relu(out + shortcut)
+        return torch.relu(self.residual(x) + shortcut)
 
 
 def cifar_resnet(depth: int, *, num_classes: int, width: int, in_channels: int) -> nn.Sequential:
@@ -92,24 +100,19 @@ def resnet56(*, num_classes: Classes = 10, width: Width = 16, in_channels: InCha
     return cifar_resnet(56, num_classes=num_classes, width=width, in_channels=in_channels)
 
 
-class ProjectionBlock(nn.Module):
+class ProjectionBlock(TwoConvs):
     """ResNet-18's basic block: two 3x3 conv + batch-norm layers; a 1x1 conv + batch-norm
     shortcut where the shape changes (option B)."""
 
     def __init__(self, channels_in: int, channels_out: int, stride: int) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(channels_in, channels_out, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(channels_out)
-        self.conv2 = nn.Conv2d(channels_out, channels_out, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(channels_out)
+        super().__init__(channels_in, channels_out, stride)
         self.shortcut = nn.Sequential()
         if stride != 1 or channels_in != channels_out:
             self.shortcut = nn.Sequential(nn.Conv2d(channels_in, channels_out, 1, stride, bias=False),
                                           nn.BatchNorm2d(channels_out))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = torch.relu(self.bn1(self.conv1(x)))
-        return torch.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
+        return torch.relu(self.residual(x) + self.shortcut(x))
 
 
 # The CIFAR recipe. About 0.56 GFLOPs a 32x32 image (a forward pass): on 2 CPU cores an epoch is
