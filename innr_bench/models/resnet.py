@@ -57,22 +57,29 @@ class BasicBlock(TwoConvs):
         return torch.relu(self.residual(x) + shortcut)
 
 
-def cifar_resnet(depth: int, *, num_classes: int, width: int, in_channels: int) -> nn.Sequential:
-    """The CIFAR ResNet of `depth` = 6n + 2 layers: 3 stages x n blocks of width/2width/4width."""
-    if (depth - 2) % 6:
-        raise ValueError(f"a CIFAR ResNet has 6n + 2 layers, got {depth}")
-    blocks = (depth - 2) // 6
+def stacked_resnet(block: type[TwoConvs], *, stages: int, blocks: int, num_classes: int, width: int,
+                   in_channels: int) -> nn.Sequential:
+    """Normalization, a 3x3 stem, `stages` x `blocks` blocks of width, 2 width, ... (each stage
+    after the first halves the resolution), global average pooling, a linear classifier."""
     layers: list[nn.Module] = [input_normalization(in_channels),
                                nn.Conv2d(in_channels, width, 3, 1, 1, bias=False), nn.BatchNorm2d(width),
                                nn.ReLU()]
     channels = width
-    for stage in range(3):
+    for stage in range(stages):
         out = width * 2**stage
-        for block in range(blocks):
-            layers.append(BasicBlock(channels, out, 2 if stage > 0 and block == 0 else 1))
+        for index in range(blocks):
+            layers.append(block(channels, out, 2 if stage > 0 and index == 0 else 1))
             channels = out
     layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, num_classes)]
     return nn.Sequential(*layers)
+
+
+def cifar_resnet(depth: int, *, num_classes: int, width: int, in_channels: int) -> nn.Sequential:
+    """The CIFAR ResNet of `depth` = 6n + 2 layers: 3 stages x n blocks of width/2width/4width."""
+    if (depth - 2) % 6:
+        raise ValueError(f"a CIFAR ResNet has 6n + 2 layers, got {depth}")
+    return stacked_resnet(BasicBlock, stages=3, blocks=(depth - 2) // 6, num_classes=num_classes, width=width,
+                          in_channels=in_channels)
 
 
 # Adam with a small L2 term, cosine decay; a short budget (the paper trains 182 epochs with SGD).
@@ -120,14 +127,5 @@ class ProjectionBlock(TwoConvs):
 @MODELS.register("resnet18", defaults={"train": CIFAR_RESNET_TRAIN})
 def resnet18(*, num_classes: Classes = 10, width: Width = 64, in_channels: InChannels = 3) -> nn.Module:
     """ResNet-18, CIFAR-style (3x3 stem, no max-pool): 4 stages x 2 blocks of 64-512; 11,173,962 params."""
-    layers: list[nn.Module] = [input_normalization(in_channels),
-                               nn.Conv2d(in_channels, width, 3, 1, 1, bias=False), nn.BatchNorm2d(width),
-                               nn.ReLU()]
-    channels = width
-    for stage in range(4):
-        out = width * 2**stage
-        for block in range(2):
-            layers.append(ProjectionBlock(channels, out, 2 if stage > 0 and block == 0 else 1))
-            channels = out
-    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, num_classes)]
-    return nn.Sequential(*layers)
+    return stacked_resnet(ProjectionBlock, stages=4, blocks=2, num_classes=num_classes, width=width,
+                          in_channels=in_channels)
