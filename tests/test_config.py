@@ -117,7 +117,7 @@ class TestConfigErrors:
          r"compressors\[0\]\.params\.widht: 3 is invalid \(unknown key\)"),
         (_with(compressors=[{"name": "innr-siren", "params": {"recipe": "best"}}]),
          r"compressors\[0\]\.params\.recipe: 'best' is not an INNR preset; available: distill, "
-         r"distill-impressions, distill-noise, distill-quick, fast, seed"),
+         r"distill-impressions, distill-noise, distill-quick, fast, fast-scalable, seed"),
         (_with(attacks=[{"name": "fgsm", "params": {"eps": [0.1, 2.0]}}]),
          r"attacks\[0\]\.params\.eps\[1\]: 2\.0 is invalid \(Input should be less than or equal to 1\)"),
         (_with(attacks=[{"name": "fgsm", "params": {"clamp": "sometimes"}}]),
