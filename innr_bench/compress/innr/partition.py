@@ -91,10 +91,8 @@ class PartitionedField(nn.Module):
     def solve_head(self, x: torch.Tensor, y: torch.Tensor,
                    solve: Callable[[nn.Module, torch.Tensor, torch.Tensor], None]) -> None:
         """`solve(part, x, y)` on each part's own rows of the queries and values."""
-        start = 0
-        for part, size in zip(self.parts, self.sizes):
-            solve(part, x[start:start + size], y[start:start + size])
-            start += size
+        for part, queries, values in zip(self.parts, x.split(self.sizes), y.split(self.sizes)):
+            solve(part, queries, values)
 
     def describe(self) -> str:
         """E.g. "86 fields over parts: SIREN 139x4 (85), SIREN 140x4 (1)"; one part: that field."""
