@@ -4,8 +4,9 @@ their stacked parameters, one Adam over the stacked tensors, the sum of their lo
 field gets the gradient it would get alone), at the per-step benchmark's small and large sizes
 (benchmarks/test_step_cost.py). Reports ms a fit-step both ways, the speed-up, and how far the
 stacked fields are from the separate ones after the timed steps (batched matrix products may sum
-in another order). The runner does not fit together yet: this measures whether it should, on the
-device asked for (`--device cuda` on a card: benchmarks/gpu_check.sh).
+in another order). The runner fits together with `eval.stack_fits` (compress/innr/together.py);
+this measures whether it should, on the device asked for (`--device cuda` on a card:
+benchmarks/gpu_check.sh).
 
     python benchmarks/fit_stack.py [--copies 1 3 8] [--steps 20] [--device cuda] [--out FILE.json]
 """

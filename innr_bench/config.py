@@ -88,6 +88,10 @@ class EvalConfig:
     # (innr_bench.engine.stacked); 1 = one net at a time, as every published suite ran. Larger stacks
     # change floating-point summation order (a few inputs may flip), so it enters the key.
     stack_copies: Annotated[int, Field(ge=1, le=64)] = 1
+    # Fit the INNR copies of one setting on up to this many seeds' targets as one batched weight
+    # fit (innr_bench.compress.innr.together), each still its own cell; 1 = one fit at a time, as
+    # every published suite ran. Batched products may sum in another order, so it enters the key.
+    stack_fits: Annotated[int, Field(ge=1, le=64)] = 1
 
 
 @dataclass(frozen=True, config=STRICT)

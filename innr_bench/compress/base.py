@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
@@ -98,15 +98,41 @@ class BaseCompressor:
     def encode(self, model: nn.Module, ctx: CompressContext, **options: Any) -> Encoding:
         raise NotImplementedError
 
+    @classmethod
+    def fits_together(cls, spec: Mapping[str, Any]) -> bool:
+        """Whether copies with this resolved spec have a batched `encode_together` (see innr)."""
+        return False
+
+    def encode_together(self, models: Sequence[nn.Module], ctxs: Sequence[CompressContext]) -> list[Encoding]:
+        """One encoding per model, computed together where the compressor can; here one at a time."""
+        return [self.encode(model, ctx) for model, ctx in zip(models, ctxs, strict=True)]
+
     def compress(self, model: nn.Module, ctx: CompressContext, **options: Any) -> Compressed:
         """`encode`, timed, with the buffers added and every stored byte counted."""
+        self._check_registered()
+        start = time.perf_counter()
+        encoding = self.encode(model, ctx, **options)
+        return self._compressed(model, encoding, time.perf_counter() - start)
+
+    def compress_together(self, models: Sequence[nn.Module],
+                          ctxs: Sequence[CompressContext]) -> list[Compressed]:
+        """`encode_together`, each copy counted as `compress` counts it; each copy's `seconds` is
+        its share of the group's time."""
+        self._check_registered()
+        start = time.perf_counter()
+        encodings = self.encode_together(models, ctxs)
+        share = (time.perf_counter() - start) / len(encodings)
+        return [self._compressed(model, encoding, share)
+                for model, encoding in zip(models, encodings, strict=True)]
+
+    def _check_registered(self) -> None:
         if not self.name:
             raise TypeError(f"{type(self).__name__} is not registered: decorate it with "
                             "@COMPRESSORS.register(name)")
-        start = time.perf_counter()
-        encoding = self.encode(model, ctx, **options)
+
+    def _compressed(self, model: nn.Module, encoding: Encoding, seconds: float) -> Compressed:
         tensors = with_buffers(encoding.buffers_from or model, encoding.tensors)
-        info = {**encoding.info, "seconds": time.perf_counter() - start}
+        info = {**encoding.info, "seconds": seconds}
         return Compressed(self.name, tensors, encoding.meta, payload_bytes(tensors), info)
 
 

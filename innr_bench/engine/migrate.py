@@ -108,6 +108,8 @@ def migrate(root: Path) -> Migration:
     copies: dict[tuple[str, str], Component] = {}  # (target key, label) -> re-keyed copy's component
     for record in (r for r in records if r["kind"] == "compressor"):
         component, reason = _check(record)
+        if component is not None and (record.get("info") or {}).get("fit_group", {}).get("members", 1) > 1:
+            component, reason = None, "fit together with other seeds' copies (eval.stack_fits): recompute it"
         if component is None:
             result.stale[record["key"]] = reason
             continue
@@ -121,6 +123,8 @@ def migrate(root: Path) -> Migration:
         if component is not None and (record["key"] not in current or evaluation is None
                                       or suite_compressors is None):
             component, reason = None, "not a cell of the manifest's suite: what it attacked is unknown"
+        if component is not None and evaluation is not None and evaluation.stack_fits > 1:
+            component, reason = None, "its copies were fit together (eval.stack_fits): recompute it"
         if component is None:
             result.stale[record["key"]] = reason
             continue

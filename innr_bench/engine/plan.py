@@ -14,7 +14,7 @@ from innr_bench.data.datasets import Dataset
 from innr_bench.engine.records import signature_of
 from innr_bench.engine.store import content_key
 from innr_bench.models.placement import TRAINER_REVISION
-from innr_bench.registry import MODELS
+from innr_bench.registry import COMPRESSORS, MODELS
 
 GroupId = tuple[str, str, int]  # dataset label, target label, seed
 KINDS = ("compressor", "attack")
@@ -129,7 +129,8 @@ class Plan:
 
     def cell_key(self, group: TargetGroup, component: Component) -> str:
         if component.kind != "attack":
-            return cell_key(group.key, component)
+            seeds = self.fit_group(group, component)
+            return cell_key(group.key, component, None if seeds is None else {"fit_group": seeds})
         control = self.control(group).key if self.has_control(group) else None
         nets = [self.compressed_key(group, c) for c in attacked(self.suite.compressors, group)]
         copies = [self.compressed_key(group, c) for c in inherited(self.suite, component, group)]
@@ -137,7 +138,26 @@ class Plan:
         return cell_key(group.key, component, inputs)
 
     def compressed_key(self, group: TargetGroup, compressor: Component) -> str:
-        return compressed_key(group.key, compressor)
+        return compressed_key(group.key, compressor, self.fit_group(group, compressor))
+
+    def fit_group(self, group: TargetGroup, compressor: Component) -> list[int] | None:
+        """The seeds whose copies of `compressor` are fit together with `group`'s (`eval.stack_fits`
+        consecutive seeds of the suite, where the compressor fits copies together), or None: alone."""
+        size = self.suite.eval.stack_fits
+        fits = getattr(COMPRESSORS.get(compressor.name), "fits_together", None)
+        if size == 1 or group.seed not in self.suite.seeds or not (callable(fits) and fits(compressor.spec)):
+            return None
+        at = self.suite.seeds.index(group.seed) // size * size
+        seeds = self.suite.seeds[at:at + size]
+        return seeds if len(seeds) > 1 else None
+
+    def fit_leader(self, group: TargetGroup, compressor: Component) -> TargetGroup | None:
+        """The group whose task fits `group`'s copy of `compressor` with its own, when that is
+        another group: `group`'s compressor task then waits for it and finds its copy made."""
+        seeds = self.fit_group(group, compressor)
+        if seeds is None or seeds[0] == group.seed:
+            return None
+        return self.group((group.dataset.label, group.target.model.label, seeds[0]))
 
     def signature(self, task: Task) -> str:
         """The environment-free identity of a cell task (see `records.signature`)."""
@@ -182,7 +202,14 @@ class Plan:
         group = self.group(task.group)
         needed = [("targets", group.key)]
         if task.kind == "compressor":
-            needed.append(("compressed", self.compressed_key(group, self.suite.compressors[task.index])))
+            compressor = self.suite.compressors[task.index]
+            needed.append(("compressed", self.compressed_key(group, compressor)))
+            leader = self.fit_leader(group, compressor)
+            if leader is not None:  # its copy is made by the leader's task: wait for that
+                needed.append(("compressed", self.compressed_key(leader, compressor)))
+            elif (seeds := self.fit_group(group, compressor)) is not None:  # the leader reads every target
+                needed += [("targets", self.group((group.dataset.label, group.target.model.label, s)).key)
+                           for s in seeds if s != group.seed]
         elif task.kind == "attack":
             if self.has_control(group):
                 needed.append(("targets", self.control(group).key))
@@ -198,9 +225,11 @@ def _legacy(component: Component) -> dict[str, Any]:
     return {k: v for k, v in component.to_dict().items() if k not in ("spec", "version")}
 
 
-def compressed_key(target_key: str, compressor: Component) -> str:
-    """The cache key of a compressed copy: its target and what the compressor runs."""
-    return content_key({"group": target_key, **compressor.identity()})
+def compressed_key(target_key: str, compressor: Component, fit_group: list[int] | None = None) -> str:
+    """The cache key of a compressed copy: its target, what the compressor runs, and the seeds
+    it was fit together with (none: alone)."""
+    return content_key({"group": target_key, **compressor.identity(),
+                        **({"fit_group": fit_group} if fit_group is not None else {})})
 
 
 def cell_key(target_key: str, component: Component, inputs: dict[str, Any] | None = None) -> str:
@@ -215,7 +244,8 @@ def attack_inputs(evaluation: EvalConfig, attack: Component, nets: list[str], co
     copies in its transfer matrix (`nets`) and on its inheritance board (`copies`, keys), and
     the control's target key."""
     shown_only = ("headline_eps",)  # what the reports show, not what is computed
-    added_later = {"stack_copies": 1}  # at these values the cell is computed as before they existed
+    # at these values the cell is computed as before they existed
+    added_later = {"stack_copies": 1, "stack_fits": 1}
     return {"eval": {k: v for k, v in evaluation.__dict__.items()
                      if k not in shown_only and added_later.get(k, object()) != v},
             **({"limit": attack.limit} if attack.limit is not None else {}),

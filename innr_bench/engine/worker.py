@@ -103,6 +103,7 @@ class CellWorker:
         self.executor = executor
         self.git_commit = git_commit
         self.stage_seconds: dict[str, float] = defaultdict(float)
+        self._made: set[str] = set()  # copies this worker made (a group's members: made by one task)
         if keep_freed_memory:  # reuse freed pages, not fault them in anew
             memory.keep_freed_memory(device.type)
 
@@ -223,21 +224,46 @@ class CellWorker:
     def _compressed(self, group: TargetGroup, compressor: Component) -> Compressed:
         """The compressed copy from the cache, or compressed now (and cached)."""
         key = self.plan.compressed_key(group, compressor)
-        cached = None if self.force else self.cache.load("compressed", key)
+        cached = None if self.force and key not in self._made else self.cache.load("compressed", key)
         if cached is not None:
             tensors, meta = cached
             return Compressed(compressor.name, tensors, meta["meta"], meta["size_bytes"], meta["info"])
+        seeds = self.plan.fit_group(group, compressor)
+        if seeds is not None:
+            return self._fit_together(group, compressor, seeds)
         instance = build_compressor(compressor)
+        with self.stage("compress"):
+            compressed = instance.compress(group.model, self._context(group, instance))
+        self._keep(key, compressed)
+        return compressed
+
+    def _fit_together(self, group: TargetGroup, compressor: Component, seeds: list[int]) -> Compressed:
+        """The copies of `compressor` on every seed of `seeds` fit as one (`eval.stack_fits`),
+        each cached under its own key; `group`'s returned. A later task of the run for another
+        member finds its copy made, even under --force."""
+        members = [self.plan.group((group.dataset.label, group.target.model.label, s)) for s in seeds]
+        for member in members:
+            self.ensure_target(member)
+        instance = build_compressor(compressor)
+        with self.stage("compress"):
+            made = instance.compress_together([m.model for m in members],
+                                              [self._context(m, instance) for m in members])
+        for member, compressed in zip(members, made, strict=True):
+            compressed.info["fit_group"] = {**compressed.info.get("fit_group", {}), "seeds": list(seeds)}
+            self._keep(self.plan.compressed_key(member, compressor), compressed)
+        return made[seeds.index(group.seed)]
+
+    def _context(self, group: TargetGroup, instance: Any) -> CompressContext:
         # only compressors that declare they use data see it
         data = None if instance.data_free else group.data
-        ctx = CompressContext(seed=group.seed, device=self.device, progress=self.progress, data=data,
-                              train=group.target.train, amp=self.numerics["amp"],
-                              input_shape=tuple(group.data.test_x.shape[1:]))
-        with self.stage("compress"):
-            compressed = instance.compress(group.model, ctx)
+        return CompressContext(seed=group.seed, device=self.device, progress=self.progress, data=data,
+                               train=group.target.train, amp=self.numerics["amp"],
+                               input_shape=tuple(group.data.test_x.shape[1:]))
+
+    def _keep(self, key: str, compressed: Compressed) -> None:
         self.cache.save("compressed", key, compressed.tensors, {
             "meta": compressed.meta, "size_bytes": compressed.size_bytes, "info": compressed.info})
-        return compressed
+        self._made.add(key)
 
     def _predict(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
         return predict(model, x, batch_size=self.suite.eval.batch_size, device=self.device)

@@ -8,6 +8,8 @@ size search, the stages, storage, byte counting and decoding.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Annotated, Any
 
 import torch
@@ -40,7 +42,9 @@ from innr_bench.compress.innr.spec import (
     preset,
     resolve,
 )
+from innr_bench.compress.innr.stages import WeightFit
 from innr_bench.compress.innr.state import Checkpoint, FitState
+from innr_bench.compress.innr.together import fit_weights_together
 from innr_bench.errors import ConfigError
 from innr_bench.registry import COMPRESSORS, FIELDS
 
@@ -69,12 +73,54 @@ class InnrCompressor(BaseCompressor):
     def data_free(self) -> bool:  # type: ignore[override]
         return self.spec.data_free
 
+    @classmethod
+    def fits_together(cls, spec: Mapping[str, Any]) -> bool:
+        """Whether copies of this resolved spec can share a batched first stage: a weight fit."""
+        fit = spec.get("fit") or [{}]
+        return fit[0].get("name") == "weights"
+
     def encode(
         self, model: nn.Module, ctx: CompressContext, checkpoint: Checkpoint | None = None,
         checkpoint_every: int = 25, **options: Any,
     ) -> Encoding:
         """Fit the INNR; `checkpoint(epoch, fit_seconds)` may inspect `self.partial` while the
         weights are fit."""
+        fit = self._prepare(model, ctx, checkpoint, checkpoint_every)
+        for stage in fit.stages:
+            fit.info |= stage.run(fit.state)
+        return self._finish(fit)
+
+    def encode_together(self, models: Sequence[nn.Module], ctxs: Sequence[CompressContext]) -> list[Encoding]:
+        """One INNR per model (its own seed, data and target), their weight fits run as one
+        batched fit (`together.py`), the later stages one at a time. If the batched fit
+        diverges, every member is fit alone."""
+        fits = [self._prepare(model, ctx) for model, ctx in zip(models, ctxs, strict=True)]
+        first = fits[0].stages[0]
+        if not isinstance(first, WeightFit):
+            raise TypeError(f"{self.name}: only a first weight-fit stage is fit together, "
+                            f"not {type(first).__name__}")
+        try:
+            shared = fit_weights_together(first, [fit.state for fit in fits])
+        except FloatingPointError as error:  # one member's divergence must not fail the others
+            return [self._alone(model, ctx, f"the batched fit diverged ({error}): fit alone")
+                    for model, ctx in zip(models, ctxs, strict=True)]
+        encodings = []
+        for fit, info in zip(fits, shared, strict=True):
+            fit.info |= info
+            for stage in fit.stages[1:]:  # they draw from generators of their own seed, not the global one
+                fit.info |= stage.run(fit.state)
+            encodings.append(self._finish(fit))
+        return encodings
+
+    def _alone(self, model: nn.Module, ctx: CompressContext, why: str) -> Encoding:
+        encoding = self.encode(model, ctx)
+        encoding.info["fit_group"] = {"members": 1, "why": why}
+        return encoding
+
+    def _prepare(self, model: nn.Module, ctx: CompressContext, checkpoint: Checkpoint | None = None,
+                 checkpoint_every: int = 25) -> _Fit:
+        """Everything before the stages: the layout's queries, the size the budget allows, the
+        field initialized from the context's seed."""
         spec, store = self.spec, self.spec.storage_spec()
         weights = named_weights(model)
         names, shapes = list(weights), [list(w.shape) for w in weights.values()]
@@ -108,10 +154,14 @@ class InnrCompressor(BaseCompressor):
         self.partial = (field, encoded.stats, meta)
         state = FitState(field, layout, encoded, encoded.stats, names, shapes, model, ctx, store.code_bits,
                          checkpoint, checkpoint_every)
-        info: dict[str, Any] = {}
-        stages = spec.stages()
-        for stage in stages:
-            info |= stage.run(state)
+        return _Fit(state, spec.stages(), meta, budget, knobs, sizes, field_spec, layout)
+
+    def _finish(self, fit: _Fit) -> Encoding:
+        """The fitted field packed as stored, and what the record says about it."""
+        spec, store = self.spec, self.spec.storage_spec()
+        state, stages, info, field = fit.state, fit.stages, fit.info, fit.state.field
+        model, layout, field_spec, knobs = state.model, fit.layout, fit.field_spec, fit.knobs
+        budget, sizes, meta = fit.budget, fit.sizes, fit.meta
         packed = storage.pack(field.state_dict(), store.precision, store.entropy, store.bits)
         tensors = {FIELD_PREFIX + k: v for k, v in packed.items()}
         tensors["stats"] = state.stats
@@ -165,6 +215,21 @@ def build(field: Mapping[str, Any], dims: Sequence[int], parts: Mapping[str, Any
     fields = [build_field({**field, knob: value} if knob else field, dim_in=dims[0], dim_out=dims[1])
               for value in parts["knobs"]]
     return PartitionedField(fields, parts["sizes"], field, parts["knobs"])
+
+
+@dataclass
+class _Fit:
+    """One INNR between `_prepare` and `_finish`: its state, stages, stored meta and chosen sizes."""
+
+    state: FitState
+    stages: list[Any]
+    meta: dict[str, Any]
+    budget: int | None
+    knobs: list[Any] | None
+    sizes: list[int] | None
+    field_spec: dict[str, Any]
+    layout: Any
+    info: dict[str, Any] = dataclass_field(default_factory=dict)
 
 
 @COMPRESSORS.register("innr")

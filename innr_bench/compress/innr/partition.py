@@ -2,13 +2,14 @@
 weights each, one field per part, each sized by its share of the byte budget.
 
 Why: under a byte ratio the field grows with the target, and every epoch runs every query
-through it, so one field's fit costs ~N^1.8 (a ResNet-18 at 0.13: 932 s and 15.9 GB for 20 of the
-300 epochs on 2 cores, ~3.9 hours for all; benchmarks/measured/scale-2026-12-04.json). With parts of a bounded size each
-part's field stays the same size whatever the target, so a fit costs ~N x `weights` and its
-memory ~N x the part's width. The parts are fit together, one loss (the mean over every query)
-and one optimizer: Adam scales each parameter's step by its own gradient history, so up to its
-eps that is K independent fits in one loop. Decoding runs part by part. A target no larger than
-one part is one part, which decodes to exactly the unpartitioned fit's weights.
+through it, so one field's fit costs ~N^1.8 (a ResNet-18 at 0.13: 932 s and 15.9 GB for 20 of
+the 300 epochs on 2 cores, ~3.9 hours for all; benchmarks/measured/scale-2026-12-04.json). With
+parts of a bounded size each part's field stays the same size whatever the target, so a fit
+costs ~N x `weights` and its memory ~N x the part's width. The parts are fit together, one
+loss (the mean over every query) and one optimizer: Adam scales each parameter's step by its
+own gradient history, so up to its eps that is K independent fits in one loop. Decoding runs
+part by part. A target no larger than one part is one part, which decodes to exactly the
+unpartitioned fit's weights.
 """
 
 from __future__ import annotations
