@@ -128,14 +128,15 @@ def test_numerics_options_are_recorded_and_ignored_on_the_cpu(repo_root: Path, t
     doc = yaml.safe_load((repo_root / "suites" / "smoke.yaml").read_text()) | {"seeds": [0]}
     doc["compressors"] = doc["compressors"][:2]
     plain = Runner(parse_suite(doc), out_dir=tmp_path / "a", device="cpu").run()
-    reduced = Runner(parse_suite(doc | {"numerics": {"tf32": True, "amp": True}}),
+    reduced = Runner(parse_suite(doc | {"numerics": {"tf32": True, "amp": True, "deterministic": True}}),
                      out_dir=tmp_path / "b", device="cpu").run()
     assert reduced.failed == [] and plain.failed == []
     records = {p.name: json.loads(p.read_text()) for p in (tmp_path / "b" / "smoke" / "records").glob("*")}
     assert records.keys() == {p.name for p in (tmp_path / "a" / "smoke" / "records").glob("*")}
     for record in records.values():
         assert record["numerics"] == {"tf32": False, "amp": False,
-                                      "requested": {"tf32": True, "amp": True}}
+                                      "requested": {"tf32": True, "amp": True, "deterministic": True}}
+        assert record["worker"]["deterministic"] is True  # the CPU's kernels: a rerun gives these digits
     with pytest.raises(ConfigError, match=r"numerics\.amp: 'sometimes' is invalid"):
         parse_suite(doc | {"numerics": {"amp": "sometimes"}})
 

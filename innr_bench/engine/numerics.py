@@ -1,11 +1,13 @@
-"""Reduced-precision options for CUDA runs (TF32 matmuls, bf16 autocast), off by default.
+"""Numerics options for CUDA runs, off by default: reduced precision (TF32 matmuls, bf16
+autocast) and deterministic kernels.
 
-Both only take effect on a CUDA device; on the CPU they are recorded as off, with the request.
+They only take effect on a CUDA device; on the CPU they are recorded as off, with the request.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,17 +19,52 @@ from pydantic.dataclasses import dataclass
 @dataclass(frozen=True, config=pydantic.ConfigDict(extra="forbid"))
 class NumericsConfig:
     """`tf32`: TF32 tensor-core matmuls and convolutions; `amp`: bf16 autocast for training and
-    INNR fits. Both change results slightly, so they enter the cache keys of what they produce."""
+    INNR fits; `deterministic`: deterministic CUDA kernels (`torch.use_deterministic_algorithms`,
+    cuDNN's deterministic convolutions, a fixed cuBLAS workspace), so a rerun on the same card
+    computes the same digits. Each changes results, so each enters the keys of what it produces."""
 
     tf32: bool = False
     amp: bool = False
+    deterministic: bool = False
 
 
 def effective(config: NumericsConfig, device: torch.device) -> dict[str, Any]:
-    """What actually applies on `device`, and what was asked for."""
+    """What actually applies on `device`, and what was asked for (`deterministic` only when asked:
+    records made before it existed stay as they were)."""
     on_cuda = device.type == "cuda"
+    asked = {"deterministic": True} if config.deterministic else {}
     return {"tf32": config.tf32 and on_cuda, "amp": config.amp and on_cuda,
-            "requested": {"tf32": config.tf32, "amp": config.amp}}
+            **({"deterministic": True} if config.deterministic and on_cuda else {}),
+            "requested": {"tf32": config.tf32, "amp": config.amp, **asked}}
+
+
+def deterministic_digits(numerics: dict[str, Any], device: torch.device) -> bool:
+    """Whether a rerun on the same machine computes a cell's digits again: on the CPU, whose
+    kernels here are deterministic at a fixed thread count (tests/test_runner.py recomputes a
+    suite and compares); on CUDA only with `numerics.deterministic` (cuBLAS and cuDNN may pick
+    kernels whose sums run in another order from run to run)."""
+    return device.type == "cpu" or bool(numerics.get("deterministic"))
+
+
+@contextlib.contextmanager
+def deterministic_scope(enabled: bool) -> Iterator[None]:
+    """Deterministic CUDA kernels inside the block; the previous settings restored afterwards.
+    An op without a deterministic kernel warns (torch's `warn_only`) rather than stopping a run."""
+    if not enabled:
+        yield
+        return
+    # cuBLAS reads it when its handle is made: before the first CUDA matmul of the process
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    previous = (torch.are_deterministic_algorithms_enabled(),
+                torch.is_deterministic_algorithms_warn_only_enabled(),
+                torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(previous[0], warn_only=previous[1])
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = previous[2], previous[3]
 
 
 def autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager[Any]:

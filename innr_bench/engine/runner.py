@@ -21,7 +21,7 @@ from innr_bench.engine.cache import TensorCache
 from innr_bench.engine.env import check_publishable, environment, uncommitted
 from innr_bench.engine.executors import Executor, LocalExecutor
 from innr_bench.engine.executors.base import WorkerSpec
-from innr_bench.engine.numerics import effective, tf32_scope
+from innr_bench.engine.numerics import deterministic_scope, effective, tf32_scope
 from innr_bench.engine.plan import Plan, Task
 from innr_bench.engine.progress import Progress
 from innr_bench.engine.records import signature
@@ -88,8 +88,8 @@ class Runner:
         self._run_manifest: tuple[dict[str, Any], list[dict[str, Any]], list[str]] | None = None
 
     def environment(self) -> dict[str, Any]:
-        """What enters every key: the executor's environment plus reduced-precision numerics."""
-        reduced = {k: True for k in ("tf32", "amp") if self.numerics[k]}
+        """What enters every key: the executor's environment plus the numerics options that apply."""
+        reduced = {k: True for k in ("tf32", "amp", "deterministic") if self.numerics.get(k)}
         return {**self.executor.environment(self.device), **({"numerics": reduced} if reduced else {})}
 
     def run(self) -> RunSummary:
@@ -100,7 +100,8 @@ class Runner:
         if any(requested.values()) and self.device.type != "cuda":
             self.progress.print(f"NOTE: numerics {requested} apply on CUDA only; running in fp32 on "
                                 f"{self.device}")
-        with self.store.lock(), tf32_scope(self.numerics["tf32"]):
+        with self.store.lock(), tf32_scope(self.numerics["tf32"]), \
+                deterministic_scope(bool(self.numerics.get("deterministic"))):
             runs = self.store.manifest().get("runs", [])
             env = environment(self.device)
             publishing = check_publishable(self.store.root, env["git_commit"], allow_dirty=self.allow_dirty)

@@ -30,6 +30,7 @@ from innr_bench.engine.cache import CacheEntry, TensorCache
 from innr_bench.engine.degraded import cast_on_loading, degradation
 from innr_bench.engine.env import cpu_model, device_name
 from innr_bench.engine.evaluate import attack_pairs, inheritance_rows, predict, weight_errors
+from innr_bench.engine.numerics import deterministic_digits
 from innr_bench.engine.plan import Plan, TargetGroup, Task, attacked, inherited
 from innr_bench.engine.progress import Progress, RecordedProgress
 from innr_bench.engine.records import SCHEMA_VERSION, validated
@@ -158,7 +159,9 @@ class CellWorker:
                        # the fit seconds depend on it (engine/memory.py)
                        "freed_memory_kept": memory.kept(),
                        # "AMD EPYC" names several microarchitectures that round differently
-                       "cpu": cpu_model()},
+                       "cpu": cpu_model(),
+                       # whether a rerun here computes these digits again (engine/numerics.py)
+                       "deterministic": deterministic_digits(self.numerics, self.device)},
         }
         compute = self._attack_cell if component.kind == "attack" else self._compress_cell
         start = time.perf_counter()

@@ -16,7 +16,7 @@ import innr_bench
 from innr_bench.engine.cache import CacheEntry, TensorCache
 from innr_bench.engine.env import fingerprint
 from innr_bench.engine.executors.base import WorkerSpec
-from innr_bench.engine.numerics import tf32_scope
+from innr_bench.engine.numerics import deterministic_scope, tf32_scope
 from innr_bench.engine.plan import Plan, Task
 from innr_bench.engine.progress import Progress, RecordedProgress
 from innr_bench.engine.worker import CellWorker, TaskResult
@@ -218,7 +218,7 @@ def _execute(spec_id: str, holder: list[Any], threads: int, task: Task,
     for entry in entries:
         if not worker.cache.has(entry.kind, entry.key):
             worker.cache.write_entry(entry)
-    with tf32_scope(worker.numerics["tf32"]):
+    with tf32_scope(worker.numerics["tf32"]), deterministic_scope(bool(worker.numerics.get("deterministic"))):
         result = worker.execute(task)
     if result.record is not None:  # which node of the cluster computed it
         result.record["worker"]["node"] = ray.get_runtime_context().get_node_id()[:12]
