@@ -85,3 +85,20 @@ class SignOnly:
 def test_an_attack_without_a_stacked_form_runs_one_net_at_a_time() -> None:
     nets = noisy_copies(lenet_300_100, 3)
     assert counts(nets, SignOnly(), 1) == counts(nets, SignOnly(), 4)
+
+
+def test_torchattacks_stacked_gives_each_copy_its_own_attack() -> None:
+    """A torchattacks attack over the stack as one model (K x B inputs): a deterministic one (BIM)
+    counts as one net at a time; APGD's random starts are drawn for all inputs together, so its
+    counts may differ a little, but each copy is still attacked on itself."""
+    pytest.importorskip("torchattacks")
+    from innr_bench.attacks.external import TorchAttacks
+
+    nets = noisy_copies(lambda: seed_cnn(c=4), 4)
+    bim = TorchAttacks(attack="BIM", eps=[0.0, 0.05], params={"steps": 3, "alpha": 0.02})
+    assert counts(nets, bim, 1) == counts(nets, bim, 4)
+    apgd = TorchAttacks(attack="APGD", eps=[0.1], params={"steps": 5, "seed": 0})
+    one, stacked = counts(nets, apgd, 1), counts(nets, apgd, 4)
+    for (eps, source, evaluated), (correct, _, _) in one.items():
+        if source == evaluated and source != "original":  # white-box on each copy
+            assert abs(stacked[(eps, source, evaluated)][0] - correct) <= 5

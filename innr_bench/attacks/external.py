@@ -14,6 +14,7 @@ from torch import nn
 
 from innr_bench.attacks.fgsm import Epsilon
 from innr_bench.attacks.pgd import TargetMode
+from innr_bench.engine.stacked import Stacked
 from innr_bench.errors import ConfigError, MissingExtraError
 from innr_bench.registry import ATTACKS
 
@@ -64,6 +65,18 @@ class TorchAttacks:
                               f"torchattacks.{attack} here (eps goes in `eps`); allowed: {allowed}")
         self.name, self.eps, self.params, self.target = attack, list(eps), dict(params), target
 
+    def perturb_stacked(self, stacked: Stacked, x: torch.Tensor, y: torch.Tensor
+                        ) -> Iterator[tuple[float, torch.Tensor]]:
+        """(K, B, ...) adversarials, each stacked net's own, crafted in one attack: the K nets
+        as one model over K x B inputs (`OneModel`). torchattacks' attacks keep their state per
+        input (APGD's step sizes and checkpoints, AutoAttack's per-input success), so that is K
+        white-box attacks at once; random starts are drawn for all K x B inputs together, so
+        their draws differ from one net at a time."""
+        one = OneModel(stacked, x.device)
+        xs, ys = x.repeat(stacked.size, *([1] * (x.dim() - 1))), y.repeat(stacked.size)
+        for eps, adv in self.perturb(one, xs, ys):
+            yield eps, adv.reshape(stacked.size, *x.shape)
+
     def perturb(
         self, model: nn.Module, x: torch.Tensor, y: torch.Tensor
     ) -> Iterator[tuple[float, torch.Tensor]]:
@@ -77,3 +90,18 @@ class TorchAttacks:
             elif self.target == "least-likely":
                 attack.set_mode_targeted_least_likely()
             yield eps, attack(x, y).detach()
+
+
+class OneModel(nn.Module):
+    """K stacked nets as one model over K x B inputs: row k x B + i is input i of net k. It holds
+    an empty parameter on the nets' device, which torchattacks reads its device from."""
+
+    def __init__(self, stacked: Stacked, device: torch.device) -> None:
+        super().__init__()
+        self.stacked = stacked
+        self.anchor = nn.Parameter(torch.empty(0, device=device), requires_grad=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        k = self.stacked.size
+        logits = self.stacked(x.reshape(k, len(x) // k, *x.shape[1:]))
+        return logits.reshape(len(x), -1)
