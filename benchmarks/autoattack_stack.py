@@ -28,9 +28,9 @@ from innr_bench import components  # noqa: F401  (registers the built-ins)
 from innr_bench.attacks.external import TorchAttacks
 from innr_bench.engine.env import environment
 from innr_bench.engine.evaluate import attack_pairs
-from innr_bench.engine.progress import Progress
 from innr_bench.models.seed_cnn import seed_cnn
 from innr_bench.models.train import TrainConfig, train
+from innr_bench.progress import Progress
 from innr_bench.registry import DATASETS
 
 EPS = 0.0924  # the seed's 0.3 in normalized units, in pixel units (the suites' headline eps)

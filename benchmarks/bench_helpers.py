@@ -12,9 +12,9 @@ import torch
 
 from innr_bench.data.datasets import Dataset
 from innr_bench.engine.evaluate import predict
-from innr_bench.engine.progress import Progress
 from innr_bench.models.seed_cnn import seed_cnn
 from innr_bench.models.train import TrainConfig, train
+from innr_bench.progress import Progress
 
 CPU = torch.device("cpu")
 # suites/mnist.yaml's target: seed-cnn c=32, Adam 5e-4, batch 512, 590 steps, seed 0.

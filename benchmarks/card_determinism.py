@@ -1,7 +1,7 @@
 """Is the card itself nondeterministic? The inheritance board (`inheritance_stack.py`'s boards: the
 original and `--copies` noisy copies, FGSM and PGD as fashion-mnist.yaml runs them) computed one
 copy at a time twice in one process, with the default kernels and then under
-`numerics.deterministic` (`engine.numerics.deterministic_scope`), and stacked once in each mode.
+`numerics.deterministic` (`innr_bench.numerics.deterministic_scope`), and stacked once in each mode.
 Reports how many counts differ between the two identical runs (the card's own nondeterminism),
 and between one at a time and stacked (summation order), and the seconds of each mode.
 
@@ -21,7 +21,7 @@ import inheritance_stack as boards
 import torch
 
 from innr_bench.engine.env import environment
-from innr_bench.engine.numerics import deterministic_scope
+from innr_bench.numerics import deterministic_scope
 
 
 def counts_of(target: str, attack: str, copies: int, stack: int) -> tuple[float, boards.Counts]:

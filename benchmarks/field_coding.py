@@ -25,8 +25,8 @@ from innr_bench.compress.innr import storage
 from innr_bench.compress.innr.compressor import Innr
 from innr_bench.compress.innr.fields.base import build_field
 from innr_bench.engine.env import environment
-from innr_bench.engine.progress import Progress
 from innr_bench.models.train import TrainConfig, train
+from innr_bench.progress import Progress
 from innr_bench.registry import DATASETS, MODELS
 
 FIELDS = {  # the settings of suites/innr-fields.yaml

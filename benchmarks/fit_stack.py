@@ -26,7 +26,7 @@ from torch.func import vmap
 from innr_bench.compress.innr.fields.siren import Siren
 from innr_bench.engine import memory
 from innr_bench.engine.env import environment
-from innr_bench.engine.stacked import Stacked
+from innr_bench.models.stacked import Stacked
 
 SIZES = {"small": (2_500, 64), "large": (10_700, 192)}  # (queries, width), as test_step_cost.py
 
@@ -59,7 +59,7 @@ def separate(fields: list[nn.Module], coords: list[torch.Tensor], values: list[t
 
 def stacked(fields: list[nn.Module], coords: list[torch.Tensor], values: list[torch.Tensor]
             ) -> tuple[Callable[[], None], Callable[[], list[dict[str, torch.Tensor]]]]:
-    together = Stacked(fields)  # the board's stacking (engine/stacked.py), its parameters trained here
+    together = Stacked(fields)  # the board's stacking (models/stacked.py), its parameters trained here
     params = {k: v.requires_grad_(True) for k, v in together.params.items()}
     optimizer = torch.optim.Adam(params.values(), lr=1e-4)
     x, y = torch.stack(coords), torch.stack(values)

@@ -34,10 +34,10 @@ from innr_bench.engine import memory
 from innr_bench.engine.env import environment
 from innr_bench.engine.evaluate import attack_pairs
 from innr_bench.engine.memory import ENV_SWITCH
-from innr_bench.engine.progress import Progress
 from innr_bench.models.layers import MaxPool2d
 from innr_bench.models.lenet import lenet5, lenet_300_100
 from innr_bench.models.seed_cnn import seed_cnn
+from innr_bench.progress import Progress
 
 DEVICE = torch.device("cpu")  # --device sets it
 TARGETS = {"seed-cnn": lambda: seed_cnn(c=32), "lenet5": lenet5, "lenet-300-100": lenet_300_100}

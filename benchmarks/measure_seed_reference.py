@@ -19,8 +19,8 @@ from innr_bench.compress.innr.compressor import InnrSiren
 from innr_bench.data.datasets import mnist
 from innr_bench.engine import memory
 from innr_bench.engine.env import environment
-from innr_bench.engine.progress import Progress
 from innr_bench.models.placement import TRAINER_REVISION
+from innr_bench.progress import Progress
 
 REFERENCE = Path(__file__).parent / "seed_reference.json"
 

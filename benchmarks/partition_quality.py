@@ -27,9 +27,9 @@ from innr_bench import components  # noqa: F401  (registers the built-ins)
 from innr_bench.compress.base import CompressContext, fp32_bytes
 from innr_bench.engine.env import environment
 from innr_bench.engine.evaluate import predict
-from innr_bench.engine.progress import Progress
 from innr_bench.models.resnet import CIFAR_RESNET_TRAIN
 from innr_bench.models.train import TrainConfig, train
+from innr_bench.progress import Progress
 from innr_bench.registry import COMPRESSORS, DATASETS, MODELS
 
 CPU = torch.device("cpu")

@@ -61,7 +61,7 @@ def one_cell(target: str, method: str, device: str, epochs: int | None) -> dict[
     from innr_bench import components  # noqa: F401  (registers the built-ins)
     from innr_bench.compress.base import CompressContext, fp32_bytes
     from innr_bench.engine import memory
-    from innr_bench.engine.progress import Progress
+    from innr_bench.progress import Progress
     from innr_bench.registry import COMPRESSORS, MODELS
 
     name, params = TARGETS[target]

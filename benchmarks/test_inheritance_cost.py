@@ -15,8 +15,8 @@ import torch
 
 from innr_bench.attacks.fgsm import FGSM
 from innr_bench.engine.evaluate import attack_pairs
-from innr_bench.engine.progress import Progress
 from innr_bench.models.seed_cnn import seed_cnn
+from innr_bench.progress import Progress
 
 CPU = torch.device("cpu")
 

@@ -19,10 +19,10 @@ from bench_helpers import CPU, PUBLISHED_BUDGETS, accuracy
 
 from innr_bench.compress.base import CompressContext
 from innr_bench.compress.innr.compressor import InnrSiren
-from innr_bench.engine.progress import Progress
 from innr_bench.errors import DataUnavailableError
 from innr_bench.models.lenet import LENET_TRAIN, lenet5
 from innr_bench.models.train import TrainConfig, train
+from innr_bench.progress import Progress
 from innr_bench.registry import DATASETS
 
 BUDGET_SECONDS = 120.0

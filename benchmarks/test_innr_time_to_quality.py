@@ -17,8 +17,8 @@ from bench_helpers import CPU, accuracy
 from innr_bench.compress.base import CompressContext, fp32_bytes, load_parameters
 from innr_bench.compress.innr.compressor import InnrSiren, sample
 from innr_bench.data.datasets import Dataset
-from innr_bench.engine.progress import Progress
 from innr_bench.models.placement import TRAINER_REVISION
+from innr_bench.progress import Progress
 
 REFERENCE = json.loads((Path(__file__).parent / "seed_reference.json").read_text())
 

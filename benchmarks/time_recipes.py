@@ -24,8 +24,8 @@ from innr_bench.compress.base import CompressContext, fp32_bytes
 from innr_bench.compress.innr.compressor import InnrSiren
 from innr_bench.compress.innr.spec import PRESETS
 from innr_bench.engine import memory
-from innr_bench.engine.progress import Progress
 from innr_bench.models.train import TrainConfig, train
+from innr_bench.progress import Progress
 from innr_bench.registry import DATASETS, MODELS
 
 

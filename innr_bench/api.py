@@ -35,13 +35,13 @@ from innr_bench.config import parse_suite
 from innr_bench.data.datasets import Dataset
 from innr_bench.engine import memory
 from innr_bench.engine.env import resolve_device
-from innr_bench.engine.paths import cache_dir
-from innr_bench.engine.progress import Progress
 from innr_bench.engine.runner import Runner
 from innr_bench.engine.store import atomic_write_bytes
 from innr_bench.errors import ConfigError
 from innr_bench.models.train import TrainConfig
 from innr_bench.params import validate_params
+from innr_bench.paths import cache_dir
+from innr_bench.progress import Progress
 from innr_bench.registry import COMPRESSORS, MODELS
 from innr_bench.reporting.board import Board
 

@@ -308,9 +308,9 @@ def cmd_list(kind: str | None, plugins: list[str], fmt: str = "text") -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from innr_bench.config import load_suite
     from innr_bench.engine.executors import make_executor
-    from innr_bench.engine.progress import Progress
     from innr_bench.engine.runner import Runner
     from innr_bench.errors import ConfigError
+    from innr_bench.progress import Progress
     from innr_bench.reporting.board import Board
     from innr_bench.reporting.report import render
 

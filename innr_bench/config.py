@@ -14,11 +14,11 @@ from pydantic import Field
 from pydantic.dataclasses import dataclass
 
 import innr_bench.components  # noqa: F401  (registers the built-in components)
-from innr_bench.engine.numerics import NumericsConfig
 from innr_bench.errors import ConfigError, MissingExtraError, UnknownComponentError
 from innr_bench.models.checkpoint import WeightsFile, weights_file
 from innr_bench.models.external import download_named, ensure_registered, is_weights_name
 from innr_bench.models.train import TrainConfig
+from innr_bench.numerics import NumericsConfig
 from innr_bench.params import format_validation_error, validate_params
 from innr_bench.plugins import load_installed_plugins, load_plugins
 from innr_bench.registry import ATTACKS, COMPRESSORS, DATASETS, MODELS, Registry
@@ -85,7 +85,7 @@ class EvalConfig:
     # The eps the inheritance leaderboard shows; None: each attack's largest eps.
     headline_eps: Annotated[float, Field(gt=0)] | None = None
     # Attack and evaluate up to this many copies of one architecture as one batched pass
-    # (innr_bench.engine.stacked); 1 = one net at a time, as every published suite ran. Larger stacks
+    # (innr_bench.models.stacked); 1 = one net at a time, as every published suite ran. Larger stacks
     # change floating-point summation order (a few inputs may flip), so it enters the key.
     stack_copies: Annotated[int, Field(ge=1, le=64)] = 1
     # Fit the INNR copies of one setting on up to this many seeds' targets as one batched weight

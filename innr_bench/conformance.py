@@ -27,9 +27,9 @@ from innr_bench.compress.innr.fields.base import size_knob
 from innr_bench.compress.innr.storage import StorageSpec
 from innr_bench.compress.serialize import from_bytes, payload_bytes_of, to_bytes
 from innr_bench.data.datasets import synthetic
-from innr_bench.engine.progress import Progress
 from innr_bench.errors import ConfigError
 from innr_bench.models.train import TrainConfig
+from innr_bench.progress import Progress
 from innr_bench.registry import COMPRESSORS
 
 BUDGET_RATIO = 0.3

@@ -11,10 +11,10 @@ from innr_bench.attacks.pgd import PGD
 from innr_bench.config import parse_suite
 from innr_bench.data.datasets import synthetic
 from innr_bench.engine.evaluate import predict
-from innr_bench.engine.progress import Progress
 from innr_bench.errors import ConfigError, MissingExtraError
 from innr_bench.models.seed_cnn import seed_cnn
 from innr_bench.models.train import TrainConfig, train
+from innr_bench.progress import Progress
 from innr_bench.registry import ATTACKS
 
 CPU = torch.device("cpu")

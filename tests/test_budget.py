@@ -10,9 +10,9 @@ from innr_bench.compress.innr.budget import stored_bytes
 from innr_bench.compress.innr.compressor import InnrSiren
 from innr_bench.compress.serialize import payload_bytes_of, to_bytes
 from innr_bench.config import parse_suite
-from innr_bench.engine.progress import Progress
 from innr_bench.errors import ConfigError
 from innr_bench.models.seed_cnn import seed_cnn
+from innr_bench.progress import Progress
 from innr_bench.registry import MODELS
 
 CPU = CompressContext(seed=0, device=torch.device("cpu"), progress=Progress(enabled=False))

@@ -6,8 +6,8 @@ from innr_bench.compress.base import CompressContext, Compressed, fp32_bytes
 from innr_bench.compress.identity import Identity
 from innr_bench.compress.innr.compressor import InnrSiren
 from innr_bench.engine.cache import TensorCache
-from innr_bench.engine.progress import Progress
 from innr_bench.models.seed_cnn import seed_cnn
+from innr_bench.progress import Progress
 
 CPU = CompressContext(seed=0, device=torch.device("cpu"), progress=Progress(enabled=False))
 

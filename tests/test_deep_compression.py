@@ -10,9 +10,9 @@ from innr_bench.compress.deep_compression import DeepCompression
 from innr_bench.compress.huffman import gaps_decode, gaps_encode, huffman_decode, huffman_encode
 from innr_bench.compress.serialize import from_bytes, payload_bytes_of, to_bytes
 from innr_bench.data.datasets import synthetic
-from innr_bench.engine.progress import Progress
 from innr_bench.errors import ConfigError
 from innr_bench.models.train import TrainConfig
+from innr_bench.progress import Progress
 from innr_bench.registry import MODELS
 
 DATA = synthetic(n_train=128, n_test=64)

@@ -10,8 +10,8 @@ from innr_bench.compress.innr.compressor import InnrSiren
 from innr_bench.compress.innr.distill import teacher_probabilities
 from innr_bench.compress.serialize import from_bytes, payload_bytes_of, to_bytes
 from innr_bench.data.datasets import synthetic
-from innr_bench.engine.progress import Progress
 from innr_bench.models.train import TrainConfig, train
+from innr_bench.progress import Progress
 from innr_bench.registry import MODELS
 
 DATA = synthetic(n_train=256, n_test=128)

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from innr_bench.engine.evaluate import attack_pairs
-from innr_bench.engine.progress import Progress
+from innr_bench.progress import Progress
 
 SHIFT = 100  # the fake attack moves input i to input SHIFT + i
 

@@ -18,9 +18,9 @@ from innr_bench.compress.innr.compressor import Innr
 from innr_bench.config import parse_suite
 from innr_bench.data.datasets import Dataset
 from innr_bench.engine.plan import Plan
-from innr_bench.engine.progress import Progress
 from innr_bench.engine.runner import Runner
 from innr_bench.models.seed_cnn import seed_cnn
+from innr_bench.progress import Progress
 
 CPU = torch.device("cpu")
 # Batched float32 products may sum in another order than one at a time, and a fit carries such

@@ -13,9 +13,9 @@ import yaml
 
 from innr_bench.config import parse_suite
 from innr_bench.engine.runner import Runner
+from innr_bench.reporting.board import write_leaderboards
 from innr_bench.reporting.inheritance import correlations, spearman
 from innr_bench.reporting.plots import family_styles
-from innr_bench.reporting.report import write_leaderboards
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,8 @@ from innr_bench.compress.innr.compressor import InnrSiren
 from innr_bench.compress.innr.layouts import Rows
 from innr_bench.compress.innr.rows import BlockLayout, standardize_per_tensor, unstandardize_per_tensor
 from innr_bench.compress.serialize import payload_bytes_of, to_bytes
-from innr_bench.engine.progress import Progress
 from innr_bench.models.seed_cnn import seed_cnn
+from innr_bench.progress import Progress
 
 CPU = CompressContext(seed=0, device=torch.device("cpu"), progress=Progress(enabled=False))
 

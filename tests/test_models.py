@@ -52,8 +52,8 @@ def test_classic_targets_have_biases_train_and_compress(name: str, parameters: i
     from innr_bench.compress.base import CompressContext
     from innr_bench.data.datasets import synthetic
     from innr_bench.engine.evaluate import predict
-    from innr_bench.engine.progress import Progress
     from innr_bench.models.train import TrainConfig, train
+    from innr_bench.progress import Progress
     from innr_bench.registry import COMPRESSORS, MODELS
 
     torch.manual_seed(0)
@@ -78,8 +78,8 @@ def test_resnet20_batch_norm_statistics_are_stored_exactly_and_counted() -> None
     from innr_bench.compress.base import CompressContext, fp32_bytes
     from innr_bench.data.datasets import synthetic
     from innr_bench.engine.evaluate import predict
-    from innr_bench.engine.progress import Progress
     from innr_bench.models.train import TrainConfig, train
+    from innr_bench.progress import Progress
     from innr_bench.registry import COMPRESSORS, MODELS
 
     torch.manual_seed(0)
@@ -114,8 +114,8 @@ def test_cosine_schedule_enters_the_config_only_when_used() -> None:
 
 def test_cosine_schedule_decays_the_learning_rate_to_zero(monkeypatch: pytest.MonkeyPatch) -> None:
     from innr_bench.data.datasets import synthetic
-    from innr_bench.engine.progress import Progress
     from innr_bench.models.train import TrainConfig, train
+    from innr_bench.progress import Progress
     from innr_bench.registry import MODELS
 
     rates: list[float] = []

@@ -7,7 +7,7 @@ import contextlib
 
 import torch
 
-from innr_bench.engine.numerics import (
+from innr_bench.numerics import (
     NumericsConfig,
     autocast,
     deterministic_digits,

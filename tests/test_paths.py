@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from innr_bench.engine.paths import CACHE_ENV, cache_dir
+from innr_bench.paths import CACHE_ENV, cache_dir
 
 
 def test_the_environment_variable_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

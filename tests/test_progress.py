@@ -6,7 +6,7 @@ import io
 
 from rich.console import Console
 
-from innr_bench.engine.progress import Progress, RecordedProgress
+from innr_bench.progress import Progress, RecordedProgress
 
 
 def test_disabled_progress_draws_nothing_but_still_prints_lines() -> None:

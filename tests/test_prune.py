@@ -8,10 +8,10 @@ from innr_bench.compress.prune import FilterPruning, GlobalMagnitudePruning, Lay
 from innr_bench.compress.sparse import decode_mask, encode_mask
 from innr_bench.config import parse_suite
 from innr_bench.data.datasets import synthetic
-from innr_bench.engine.progress import Progress
 from innr_bench.errors import ConfigError
 from innr_bench.models.seed_cnn import seed_cnn
 from innr_bench.models.train import TrainConfig
+from innr_bench.progress import Progress
 
 CPU = CompressContext(seed=0, device=torch.device("cpu"), progress=Progress(enabled=False))
 BASE = {"name": "t", "seeds": [0], "datasets": [{"name": "synthetic"}], "targets": [{"name": "seed-cnn"}]}

@@ -11,10 +11,10 @@ from innr_bench.compress.kmeans import KMeansSharing, kmeans_1d
 from innr_bench.compress.quantize import Quantize, dequantize_tensor, quantize_tensor
 from innr_bench.config import parse_suite
 from innr_bench.data.datasets import synthetic
-from innr_bench.engine.progress import Progress
 from innr_bench.errors import ConfigError
 from innr_bench.models.seed_cnn import seed_cnn
 from innr_bench.models.train import TrainConfig
+from innr_bench.progress import Progress
 from innr_bench.registry import MODELS
 
 CPU = CompressContext(seed=0, device=torch.device("cpu"), progress=Progress(enabled=False))

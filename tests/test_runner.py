@@ -8,11 +8,10 @@ import yaml
 
 from innr_bench.config import load_suite, parse_suite
 from innr_bench.engine.env import resolve_device
-from innr_bench.engine.records import SCHEMA_VERSION
+from innr_bench.engine.records import SCHEMA_VERSION, unpack_correct
 from innr_bench.engine.runner import Runner
 from innr_bench.errors import ConfigError
-from innr_bench.reporting.report import write_leaderboards
-from innr_bench.reporting.stats import unpack_correct
+from innr_bench.reporting.board import write_leaderboards
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ import torch
 
 from innr_bench.compress.base import CompressContext, fp32_bytes
 from innr_bench.compress.serialize import from_bytes, payload_bytes_of, to_bytes
-from innr_bench.engine.progress import Progress
 from innr_bench.models.seed_cnn import seed_cnn
+from innr_bench.progress import Progress
 from innr_bench.registry import COMPRESSORS, MODELS
 
 CPU = CompressContext(seed=0, device=torch.device("cpu"), progress=Progress(enabled=False))

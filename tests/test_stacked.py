@@ -14,10 +14,10 @@ from torch import nn
 from innr_bench.attacks.fgsm import FGSM
 from innr_bench.attacks.pgd import PGD
 from innr_bench.engine.evaluate import attack_pairs
-from innr_bench.engine.progress import Progress
-from innr_bench.engine.stacked import Stacked, stacks
 from innr_bench.models.lenet import lenet_300_100
 from innr_bench.models.seed_cnn import seed_cnn
+from innr_bench.models.stacked import Stacked, stacks
+from innr_bench.progress import Progress
 
 CPU = torch.device("cpu")
 

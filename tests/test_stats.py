@@ -6,14 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from innr_bench.engine.records import pack_correct, unpack_correct
 from innr_bench.reporting.stats import (
     Row,
-    pack_correct,
     paired_front,
     paired_interval,
     pooled_mcnemar,
     significantly_better,
-    unpack_correct,
 )
 
 T_975_2 = 4.302652729911275  # Student's t, 97.5 % quantile, 2 degrees of freedom (tables)

@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from innr_bench.engine.keys import content_key
 from innr_bench.engine.records import SCHEMA_VERSION
-from innr_bench.engine.store import ResultsLockedError, ResultStore, atomic_write_json, content_key
+from innr_bench.engine.store import ResultsLockedError, ResultStore, atomic_write_json
 
 
 def test_content_key_is_order_independent_and_sensitive_to_values() -> None:

@@ -14,9 +14,9 @@ from innr_bench.config import Suite, load_suite
 from innr_bench.data.datasets import synthetic
 from innr_bench.engine.cache import TensorCache
 from innr_bench.engine.plan import Plan, Task
-from innr_bench.engine.progress import RecordedProgress
 from innr_bench.engine.records import validated
 from innr_bench.engine.worker import CellWorker
+from innr_bench.progress import RecordedProgress
 from innr_bench.registry import COMPRESSORS
 
 NUMERICS = {"tf32": False, "amp": False}

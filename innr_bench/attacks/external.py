@@ -14,8 +14,8 @@ from torch import nn
 
 from innr_bench.attacks.fgsm import Epsilon
 from innr_bench.attacks.pgd import TargetMode
-from innr_bench.engine.stacked import Stacked
 from innr_bench.errors import ConfigError, MissingExtraError
+from innr_bench.models.stacked import Stacked
 from innr_bench.registry import ATTACKS
 
 

@@ -9,7 +9,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from innr_bench.engine.stacked import Stacked
+from innr_bench.models.stacked import Stacked
 from innr_bench.registry import ATTACKS
 
 Epsilon = Annotated[float, Field(ge=0, le=1)]

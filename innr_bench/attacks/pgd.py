@@ -11,7 +11,7 @@ from pydantic import Field
 from torch import nn
 
 from innr_bench.attacks.fgsm import Epsilon, stacked_loss
-from innr_bench.engine.stacked import Stacked
+from innr_bench.models.stacked import Stacked
 from innr_bench.registry import ATTACKS
 
 TargetMode = Literal["none", "random", "least-likely"]

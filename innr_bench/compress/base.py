@@ -12,8 +12,8 @@ import torch
 from torch import nn
 
 from innr_bench.data.datasets import Dataset
-from innr_bench.engine.progress import Progress
 from innr_bench.models.train import TrainConfig
+from innr_bench.progress import Progress
 
 
 @dataclass(frozen=True)

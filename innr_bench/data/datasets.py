@@ -15,8 +15,8 @@ import torch
 from pydantic import Field
 
 from innr_bench.data import mnist_files
-from innr_bench.engine.paths import cache_dir
 from innr_bench.errors import ConfigError, CorruptArtifactError, DataUnavailableError
+from innr_bench.paths import cache_dir
 from innr_bench.registry import DATASETS
 
 logger = logging.getLogger(__name__)

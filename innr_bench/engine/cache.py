@@ -15,8 +15,8 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load, save
 
-from innr_bench.engine.paths import cache_dir
 from innr_bench.engine.store import atomic_write_bytes, atomic_write_json, read_json
+from innr_bench.paths import cache_dir
 
 logger = logging.getLogger(__name__)
 DIGEST = "_sha256"  # sidecar key: sha256 of the safetensors file

@@ -9,9 +9,9 @@ import torch
 from torch import nn
 
 from innr_bench.attacks.base import Attack
-from innr_bench.engine.progress import Progress
-from innr_bench.engine.stacked import Stacked, stacks
 from innr_bench.models.placement import place_batch, place_model
+from innr_bench.models.stacked import Stacked, stacks
+from innr_bench.progress import Progress
 
 
 @torch.no_grad()

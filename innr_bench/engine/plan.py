@@ -11,8 +11,8 @@ from typing import Any
 
 from innr_bench.config import CONTROL, ORIGINAL, Component, EvalConfig, Suite, Target
 from innr_bench.data.datasets import Dataset
+from innr_bench.engine.keys import content_key
 from innr_bench.engine.records import signature_of
-from innr_bench.engine.store import content_key
 from innr_bench.models.placement import TRAINER_REVISION
 from innr_bench.registry import COMPRESSORS, MODELS
 

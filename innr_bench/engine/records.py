@@ -9,10 +9,14 @@ sets made on different machines."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterable
 from typing import Any, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict
+
+from innr_bench.engine.keys import content_key
 
 Identity = tuple[str, str, str, str, int]  # dataset label, target label, kind, component label, seed
 
@@ -54,7 +58,6 @@ def signature_of(kind: str, seed: int, component: dict[str, Any], target: dict[s
     """What a cell computes, without where: the same component (its resolved spec and version
     included) on the same target, data and seed. `--reuse any` takes a finished record with the
     same signature."""
-    from innr_bench.engine.store import content_key
 
     return content_key({"kind": kind, "seed": seed, "component": component,
                         "target": {k: v for k, v in target.items() if k != "key"},
@@ -240,3 +243,13 @@ def validated(record: dict[str, Any]) -> dict[str, Any]:
     model = FINISHED.get(found.get("kind"), RecordModel) if found.get("status") == "ok" else RecordModel
     model.model_validate(found)
     return found
+
+
+def pack_correct(correct: np.ndarray) -> str:
+    """Which test inputs a net got right, as base64 of the packed bits (what records store)."""
+    return base64.b64encode(np.packbits(np.asarray(correct, dtype=bool)).tobytes()).decode()
+
+
+def unpack_correct(packed: str, n: int) -> np.ndarray:
+    """The bits `pack_correct` stored, for the first `n` inputs."""
+    return np.unpackbits(np.frombuffer(base64.b64decode(packed), dtype=np.uint8))[:n].astype(bool)

@@ -21,12 +21,6 @@ from innr_bench.errors import ConfigError, InnrBenchError
 logger = logging.getLogger(__name__)
 
 
-def content_key(obj: Any) -> str:
-    """Stable 16-hex-digit sha256 of an object's canonical JSON."""
-    canonical = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
-
-
 def atomic_write_bytes(path: Path, payload: bytes) -> None:
     """Write via a temp file in the same directory, fsync, then rename over `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -30,17 +30,16 @@ from innr_bench.engine.cache import CacheEntry, TensorCache
 from innr_bench.engine.degraded import cast_on_loading, degradation
 from innr_bench.engine.env import cpu_model, device_name
 from innr_bench.engine.evaluate import attack_pairs, inheritance_rows, predict, weight_errors
-from innr_bench.engine.numerics import deterministic_digits
 from innr_bench.engine.plan import Plan, TargetGroup, Task, attacked, inherited
-from innr_bench.engine.progress import Progress, RecordedProgress
-from innr_bench.engine.records import SCHEMA_VERSION, validated
+from innr_bench.engine.records import SCHEMA_VERSION, pack_correct, validated
 from innr_bench.errors import InnrBenchError
 from innr_bench.models.checkpoint import load_weights
 from innr_bench.models.external import ensure_registered
 from innr_bench.models.placement import place_model
 from innr_bench.models.train import train
+from innr_bench.numerics import deterministic_digits
+from innr_bench.progress import Progress, RecordedProgress
 from innr_bench.registry import ATTACKS, COMPRESSORS, MODELS
-from innr_bench.reporting.stats import pack_correct
 
 logger = logging.getLogger(__name__)
 
@@ -160,7 +159,7 @@ class CellWorker:
                        "freed_memory_kept": memory.kept(),
                        # "AMD EPYC" names several microarchitectures that round differently
                        "cpu": cpu_model(),
-                       # whether a rerun here computes these digits again (engine/numerics.py)
+                       # whether a rerun here computes these digits again (numerics.py)
                        "deterministic": deterministic_digits(self.numerics, self.device)},
         }
         compute = self._attack_cell if component.kind == "attack" else self._compress_cell

@@ -127,8 +127,8 @@ def is_weights_name(target: str, weights: str) -> bool:
 def download_named(target: str, weights: str, where: str) -> Path:
     """A library's named pretrained weights as a file in the innr-bench cache, downloaded once and
     verified by the library's own hash; offline, one error saying how to pass the file instead."""
-    from innr_bench.engine.paths import cache_dir
     from innr_bench.errors import DataUnavailableError
+    from innr_bench.paths import cache_dir
 
     library, _, model_name = target.partition(":")
     folder = cache_dir() / "pretrained" / library

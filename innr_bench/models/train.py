@@ -16,9 +16,9 @@ from pydantic.dataclasses import dataclass
 from torch import nn
 
 from innr_bench.data.datasets import Dataset
-from innr_bench.engine.numerics import autocast
-from innr_bench.engine.progress import Progress
 from innr_bench.models.placement import place_batch, place_model
+from innr_bench.numerics import autocast
+from innr_bench.progress import Progress
 
 logger = logging.getLogger(__name__)
 

@@ -127,3 +127,11 @@ class Board:
         if plots:
             written |= {path.name: path for path in self.plots(out)}
         return written
+
+
+def write_leaderboards(
+    results_dir: Path, formats: tuple[str, ...] = FORMATS, plots: bool = True, *,
+    front_includes_degraded: bool = False,
+) -> dict[str, Path]:
+    """Write the leaderboards (and plots) of a result set under `results_dir/leaderboards`."""
+    return Board(results_dir, front_includes_degraded=front_includes_degraded).write(formats, plots)

@@ -5,13 +5,12 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from tabulate import tabulate
 
-from innr_bench.engine.records import RecordModel, finished
+from innr_bench.engine.records import RecordModel, finished, unpack_correct
 from innr_bench.reporting import stats
 
 FORMATS = ("md", "csv", "tex", "html")  # `latex` on the command line writes .tex
@@ -155,7 +154,7 @@ def _stats_row(runs: pd.DataFrame) -> stats.Row:
     packed = list(runs["correct"])
     correct = None
     if packed and all(isinstance(p, dict) for p in packed):
-        correct = {int(s): stats.unpack_correct(p["bits"], int(p["n"]))
+        correct = {int(s): unpack_correct(p["bits"], int(p["n"]))
                    for s, p in zip(runs["seed"], packed, strict=True)}
     return stats.Row(float(runs["size_bytes"].mean()), "yes" if runs["data_free"].all() else "no",
                      accuracy, correct)
@@ -281,13 +280,3 @@ def render(sections: list[Section], fmt: str, caption: str) -> str:
         parts.append(tabulate(frame, headers="keys", tablefmt=tablefmt, showindex=False,
                               disable_numparse=True) + "\n")
     return "\n".join(parts)
-
-
-def write_leaderboards(
-    results_dir: Path, formats: tuple[str, ...] = FORMATS, plots: bool = True, *,
-    front_includes_degraded: bool = False,
-) -> dict[str, Path]:
-    """Write the leaderboards (and plots) of a result set under `results_dir/leaderboards`."""
-    from innr_bench.reporting.board import Board
-
-    return Board(results_dir, front_includes_degraded=front_includes_degraded).write(formats, plots)

@@ -6,7 +6,6 @@ seeds), which separates methods that a standard deviation over 3 seeds cannot.""
 
 from __future__ import annotations
 
-import base64
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -71,15 +70,6 @@ def pooled_mcnemar(pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> McNemar:
     n = a_only + b_only
     p = 1.0 if n == 0 else float(scipy_stats.binomtest(min(a_only, b_only), n, 0.5).pvalue)
     return McNemar(a_only, b_only, p)
-
-
-def pack_correct(correct: np.ndarray) -> str:
-    """Which test inputs a net got right, as base64 of the packed bits (what records store)."""
-    return base64.b64encode(np.packbits(np.asarray(correct, dtype=bool)).tobytes()).decode()
-
-
-def unpack_correct(packed: str, n: int) -> np.ndarray:
-    return np.unpackbits(np.frombuffer(base64.b64decode(packed), dtype=np.uint8))[:n].astype(bool)
 
 
 def significantly_better(a: dict[int, float], b: dict[int, float],

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import torch
 
-from innr_bench.engine.progress import Progress
+from innr_bench.progress import Progress
 
 Schedule = Literal["constant", "one-cycle", "cosine"]
 # Called at inspection points with (step, seconds so far); its own time is not counted.

@@ -23,7 +23,7 @@ from innr_bench.compress.innr.fields.base import has_head
 from innr_bench.compress.innr.loop import Schedule, train_loop
 from innr_bench.compress.innr.state import FitState
 from innr_bench.compress.innr.storage import fake_quantize
-from innr_bench.engine.numerics import autocast
+from innr_bench.numerics import autocast
 from innr_bench.registry import STAGES
 
 PositiveInt = Annotated[int, Field(gt=0)]

@@ -26,7 +26,7 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from innr_bench.compress.innr.loop import train_loop
 from innr_bench.compress.innr.stages import HISTORY_EVERY, WeightFit, masked_mse, solve_head
-from innr_bench.engine.numerics import autocast
+from innr_bench.numerics import autocast
 
 if TYPE_CHECKING:
     from innr_bench.compress.innr.state import FitState

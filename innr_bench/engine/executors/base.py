@@ -13,8 +13,8 @@ if TYPE_CHECKING:
     from innr_bench.data.datasets import Dataset
     from innr_bench.engine.cache import TensorCache
     from innr_bench.engine.plan import Task
-    from innr_bench.engine.progress import Progress
     from innr_bench.engine.worker import TaskResult
+    from innr_bench.progress import Progress
 
 
 @dataclass(frozen=True)

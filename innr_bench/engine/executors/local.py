@@ -16,8 +16,8 @@ if TYPE_CHECKING:
     from innr_bench.engine.cache import TensorCache
     from innr_bench.engine.executors.base import WorkerSpec
     from innr_bench.engine.plan import Task
-    from innr_bench.engine.progress import Progress
     from innr_bench.engine.worker import TaskResult
+    from innr_bench.progress import Progress
 
 
 class LocalExecutor:
