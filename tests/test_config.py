@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from innr_bench.config import load_suite, parse_suite
-from innr_bench.engine.worker import build_compressor
+from innr_bench.engine.copies import build_compressor
 from innr_bench.errors import ConfigError
 
 VALID = {

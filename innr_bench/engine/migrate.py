@@ -24,8 +24,8 @@ from innr_bench.config import Component, EvalConfig, resolved_spec
 from innr_bench.engine.env import git_commit
 from innr_bench.engine.keys import content_key
 from innr_bench.engine.plan import attack_inputs, cell_key, compressed_key
+from innr_bench.engine.results import now
 from innr_bench.engine.store import ResultStore
-from innr_bench.engine.worker import now
 from innr_bench.errors import InnrBenchError
 from innr_bench.params import validate_params
 from innr_bench.registry import ATTACKS, COMPRESSORS

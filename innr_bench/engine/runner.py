@@ -23,8 +23,8 @@ from innr_bench.engine.executors import Executor, LocalExecutor
 from innr_bench.engine.executors.base import WorkerSpec
 from innr_bench.engine.plan import Plan, Task
 from innr_bench.engine.records import signature
+from innr_bench.engine.results import TaskResult, dataset_info, now, timed
 from innr_bench.engine.store import ResultStore
-from innr_bench.engine.worker import TaskResult, dataset_info, now, timed
 from innr_bench.errors import ConfigError, InnrBenchError
 from innr_bench.numerics import deterministic_scope, effective, tf32_scope
 from innr_bench.plugins import plugin_modules

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from innr_bench.data.datasets import Dataset
     from innr_bench.engine.cache import TensorCache
     from innr_bench.engine.plan import Task
-    from innr_bench.engine.worker import TaskResult
+    from innr_bench.engine.results import TaskResult
     from innr_bench.progress import Progress
 
 

@@ -17,7 +17,8 @@ from innr_bench.engine.cache import CacheEntry, TensorCache
 from innr_bench.engine.env import fingerprint
 from innr_bench.engine.executors.base import WorkerSpec
 from innr_bench.engine.plan import Plan, Task
-from innr_bench.engine.worker import CellWorker, TaskResult
+from innr_bench.engine.results import TaskResult
+from innr_bench.engine.worker import CellWorker
 from innr_bench.errors import ConfigError, InnrBenchError, MissingExtraError
 from innr_bench.numerics import deterministic_scope, tf32_scope
 from innr_bench.plugins import load_plugins, remote_modules
