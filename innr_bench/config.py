@@ -145,6 +145,9 @@ class Component:
     # cell's key hashes, so a changed default or a changed component changes the key.
     spec: dict[str, Any] = field(default_factory=dict)
     version: int = 1  # the registered component's own version
+    # compressors: whether what the spec runs reads no data (resolved with the spec; records say
+    # it per cell, so it is not part of the component's dict)
+    data_free: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "params": self.params, "label": self.label, "spec": self.spec,
@@ -376,7 +379,8 @@ def _expand(where: str, spec: ComponentSpec, registry: Registry[Any], source: st
                                     limit=getattr(spec, "limit", None),
                                     targets=None if only is None else tuple(only),
                                     whitebox_only=getattr(spec, "whitebox_only", False),
-                                    spec=resolved_spec(instance, params), version=entry.version))
+                                    spec=resolved_spec(instance, params), version=entry.version,
+                                    data_free=bool(getattr(instance, "data_free", True))))
     return components
 
 

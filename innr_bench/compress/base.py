@@ -99,6 +99,14 @@ class BaseCompressor:
         raise NotImplementedError
 
     @classmethod
+    def from_spec(cls, spec: Mapping[str, Any]) -> BaseCompressor:
+        """The compressor its resolved spec (what a cell's key hashes) names. Most compressors'
+        spec is their options with the unset ones left out; one that resolves more (presets, a
+        codec's version) builds from what it resolved, so nothing on this machine but the key
+        decides what it computes."""
+        return cls(**spec)
+
+    @classmethod
     def fits_together(cls, spec: Mapping[str, Any]) -> bool:
         """Whether copies with this resolved spec have a batched `encode_together` (see innr)."""
         return False

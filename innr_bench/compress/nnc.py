@@ -89,6 +89,12 @@ class Nnc(BaseCompressor):
         self.data_free = finetune_epochs is None
         self.codec_version = nnc_codec.version()  # a suite naming nnc without the extra stops here
 
+    @classmethod
+    def from_spec(cls, spec: Mapping[str, Any]) -> Nnc:
+        """The coder the spec names, with this machine's NNCodec only if it is the spec's."""
+        nnc_codec.require_version(spec["nncodec"])
+        return cls(**{k: v for k, v in spec.items() if k != "nncodec"})
+
     def resolved_spec(self) -> dict[str, Any]:
         """What a cell's key hashes: every option, and the codec's version (another NNCodec may
         code the same weights into other bytes)."""

@@ -47,6 +47,15 @@ def version() -> str:
         raise MissingExtraError(f"the NNC codec needs nncodec: {INSTALL}") from None
 
 
+def require_version(expected: str) -> None:
+    """ConfigError unless the installed nncodec is `expected` (what a cell's key was made with):
+    another version may code the same weights into other bytes."""
+    found = version()
+    if found != expected:
+        raise ConfigError(f"this machine has nncodec {found}, the cell's key names {expected}; install "
+                          f"nncodec=={expected} here (or rerun the suite where it was parsed)")
+
+
 def _library() -> ModuleType:
     version()
     try:

@@ -11,7 +11,7 @@ import torch
 from innr_bench.compress.base import fp32_bytes, named_weights
 from innr_bench.config import CONTROL, ORIGINAL, Component
 from innr_bench.engine.context import WorkContext
-from innr_bench.engine.copies import Copies, build_compressor
+from innr_bench.engine.copies import Copies
 from innr_bench.engine.degraded import degradation
 from innr_bench.engine.evaluate import attack_pairs, inheritance_rows, weight_errors
 from innr_bench.engine.plan import TargetGroup, attacked, inherited
@@ -47,7 +47,7 @@ def compress_cell(ctx: WorkContext, copies: Copies, group: TargetGroup,
         "size_bytes": compressed.size_bytes,
         "fp32_bytes": reference,
         "ratio": compressed.size_bytes / reference,
-        "data_free": bool(build_compressor(compressor).data_free),
+        "data_free": compressor.data_free,
         "compress_seconds": compressed.info.get("seconds"),
         "weight_error": errors,
         "info": compressed.info,

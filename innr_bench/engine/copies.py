@@ -14,8 +14,11 @@ from innr_bench.registry import COMPRESSORS
 
 
 def build_compressor(compressor: Component) -> Any:
-    """The registered compressor configured as in the suite (cheap: nothing is fitted yet)."""
-    return COMPRESSORS.get(compressor.name)(**compressor.params)
+    """The compressor a cell's key names, built from the component's resolved spec (cheap: nothing
+    is fitted yet); a plugin's class without `from_spec` from the suite's params."""
+    factory = COMPRESSORS.get(compressor.name)
+    from_spec = getattr(factory, "from_spec", None)
+    return from_spec(compressor.spec) if callable(from_spec) else factory(**compressor.params)
 
 
 class Copies:

@@ -71,8 +71,10 @@ def upgraded(kind: str, entry: dict[str, Any]) -> Component:
     flags = {k: entry[k] for k in FLAGS if k in entry}
     if "targets" in flags:
         flags["targets"] = tuple(flags["targets"])
+    instance = factory.factory(**params)
     return Component(kind, factory.name, params, entry["label"], **flags,
-                     spec=resolved_spec(factory.factory(**params), params), version=factory.version)
+                     spec=resolved_spec(instance, params), version=factory.version,
+                     data_free=bool(getattr(instance, "data_free", True)))
 
 
 def stored_spec(record: dict[str, Any]) -> dict[str, Any]:

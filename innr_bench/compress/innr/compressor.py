@@ -74,6 +74,16 @@ class InnrCompressor(BaseCompressor):
         return self.spec.data_free
 
     @classmethod
+    def from_spec(cls, spec: Mapping[str, Any]) -> InnrCompressor:
+        """The INNR its resolved spec names, built from the spec alone (`InnrSpec.from_dict`);
+        the NNC codec, where it codes the field, only at the spec's version."""
+        if "nncodec" in spec:
+            nnc_codec.require_version(spec["nncodec"])
+        compressor = cls.__new__(cls)
+        compressor.spec = InnrSpec.from_dict(spec)
+        return compressor
+
+    @classmethod
     def fits_together(cls, spec: Mapping[str, Any]) -> bool:
         """Whether copies of this resolved spec can share a batched first stage: a weight fit."""
         fit = spec.get("fit") or [{}]

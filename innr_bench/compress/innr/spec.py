@@ -56,6 +56,19 @@ class InnrSpec:
                 "storage": self.storage, "budget": self.budget,
                 **({"partition": self.partition} if self.partition is not None else {})}
 
+    @classmethod
+    def from_dict(cls, spec: Mapping[str, Any]) -> InnrSpec:
+        """The spec `to_dict` wrote (what a cell's key hashes), as it stands: no preset is read, so
+        a machine whose presets differ computes what the key says. A field registered here at
+        another version than the spec's is refused."""
+        field = dict(spec["field"])
+        found = FIELDS.entry(field["name"]).version
+        if found != field.get("version"):
+            raise ConfigError(f"field {field['name']!r} is version {found} here, the cell's key names "
+                              f"version {field.get('version')}; run it where the field's code matches the key")
+        return cls(spec["preset"], dict(spec["layout"]), field, tuple(dict(s) for s in spec["fit"]),
+                   dict(spec["storage"]), spec["budget"], spec.get("partition"))
+
     def partition_spec(self) -> PartitionSpec | None:
         return None if self.partition is None else PartitionSpec(**self.partition)
 
