@@ -20,9 +20,17 @@ from torch import nn
 from torch.func import functional_call
 
 from innr_bench.compress.innr.loop import Schedule, train_loop
-from innr_bench.compress.innr.stages import PositiveFloat, PositiveInt, Stage, field_outputs, masked_mse
+from innr_bench.compress.innr.stages import (
+    Around,
+    PositiveFloat,
+    PositiveInt,
+    Stage,
+    field_outputs,
+    masked_mse,
+)
 from innr_bench.compress.innr.state import FitState
 from innr_bench.compress.innr.synthetic import class_impressions, impression_batch, noise_images
+from innr_bench.errors import ConfigError
 from innr_bench.registry import STAGES
 
 Inputs = Literal["data", "noise", "impressions"]
@@ -52,6 +60,14 @@ class Distill(Stage):
     @property
     def data_free(self) -> bool:  # type: ignore[override]
         return self.inputs != "data"
+
+    @classmethod
+    def check(cls, stage: dict[str, Any], around: Around) -> None:
+        """A label loss needs the training labels: inputs `data`."""
+        if stage["label_loss"] and stage["inputs"] != "data":
+            label_loss = around.path("label_loss")
+            raise ConfigError(f"{label_loss}: {stage['label_loss']!r} needs training labels; "
+                              f"set {around.path('inputs')}: data or leave {label_loss} out")
 
     def describe(self) -> str:
         return f"distilled {self.steps} steps on {self.inputs}"

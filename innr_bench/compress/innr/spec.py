@@ -11,17 +11,14 @@ A `partition` (one field per part of the target's queries) is an optional part: 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from innr_bench.compress.innr.fields.base import SUPPLIED, build_field, has_head, size_knob
-from innr_bench.compress.innr.loop import one_cycle_problem
+from innr_bench.compress.innr.fields.base import SUPPLIED, size_knob
 from innr_bench.compress.innr.partition import PartitionSpec
-from innr_bench.compress.innr.stages import Stage
+from innr_bench.compress.innr.stages import Around, Namer, Stage
 from innr_bench.compress.innr.storage import StorageSpec
 from innr_bench.errors import ConfigError, UnknownComponentError
 from innr_bench.params import validate_params
@@ -31,8 +28,6 @@ PRESETS: dict[str, dict[str, Any]] = json.loads((Path(__file__).parent / "preset
 DEFAULT_PRESET = "fast"  # under a budget or a given field size (every published cell's)
 # with no size named: a field that follows the target (partitioned, so any size fits in time)
 SCALABLE_PRESET, DEFAULT_RATIO = "fast-scalable", 0.13
-# A name for a spec path in messages: the nested path itself, or what a front end calls it.
-Namer = Callable[[str], str]
 
 
 @dataclass(frozen=True)
@@ -65,7 +60,7 @@ class InnrSpec:
         found = FIELDS.entry(field["name"]).version
         if found != field.get("version"):
             raise ConfigError(f"field {field['name']!r} is version {found} here, the cell's key names "
-                              f"version {field.get('version')}; run it where the field's code matches the key")
+                              f"version {field.get('version')}; run it where the field's code matches")
         return cls(spec["preset"], dict(spec["layout"]), field, tuple(dict(s) for s in spec["fit"]),
                    dict(spec["storage"]), spec["budget"], spec.get("partition"))
 
@@ -120,7 +115,10 @@ def resolve(
     if not stages:
         raise ConfigError(f"{name('fit')}: an INNR needs at least one fitting stage, "
                           "e.g. [{name: weights}]")
-    _check(stages, storage_spec, field_spec, budget, name)
+    # the options the suite wrote for each stage (a preset's stages: none), which a stage's
+    # check may not override
+    given = [frozenset() if fit is None else frozenset(stage) - {"name"} for stage in given_fit]
+    _check(stages, given, storage_spec, field_spec, name)
     if budget is not None:  # the knob is the budget's to choose, per target
         field_spec[size_knob(field_spec["name"])] = None
     return InnrSpec({"name": preset_name, "version": entry["version"]}, layout_spec, field_spec,
@@ -197,46 +195,16 @@ def _budget(ratio: float | None, bytes: int | None, given_field: Mapping[str, An
     return {"ratio": ratio} if ratio is not None else {"bytes": bytes}
 
 
-def _check(stages: list[dict[str, Any]], storage: StorageSpec, field: Mapping[str, Any],
-           budget: dict[str, Any] | None, name: Namer) -> None:
-    """What no single part can check alone; each problem names the path to change."""
+def _check(stages: list[dict[str, Any]], given: list[frozenset[str]], storage: StorageSpec,
+           field: Mapping[str, Any], name: Namer) -> None:
+    """What no single part can check alone: the storage's codes, then each stage's own rules
+    against the other parts (`Stage.check`); each problem names the path to change."""
     int8 = storage.precision == "int8"
     for key, active in (("entropy", storage.entropy != "none"), ("bits", storage.bits != 8)):
         if active and not int8:
             raise ConfigError(f"{name('storage.' + key)}: {getattr(storage, key)!r} needs integer codes; "
                               f"set {name('storage.precision')}: int8 (got {storage.precision!r})")
-    weights_lr = None
     for i, stage in enumerate(stages):
-        where = f"fit[{i}]"
-        if stage["name"] == "weights":
-            weights_lr = stage["lr"]
-            one_cycle = stage["schedule"] == "one-cycle"
-            problem = one_cycle_problem(stage["epochs"], stage["warmup"]) if one_cycle else None
-            if problem:
-                raise ConfigError(f"{name(where + '.warmup')}: {problem}")
-            if stage["solve_every"] is not None and not _has_head(field):
-                raise ConfigError(f"{name(where + '.solve_every')}: field {field['name']!r} has no linear "
-                                  "head (features/head) to solve; set solve_every: null")
-        if stage["name"] == "qat":
-            if not int8:
-                raise ConfigError(f"{name(where + '.epochs')}: {stage['epochs']!r} needs integer codes; set "
-                                  f"{name('storage.precision')}: int8 (got {storage.precision!r})")
-            if stage["lr"] is None:
-                if weights_lr is None:
-                    raise ConfigError(f"{name(where + '.lr')}: set it; no weights stage comes before to "
-                                      "take a tenth of its lr")
-                stage["lr"] = weights_lr / 10
-        if stage["name"] == "distill" and stage["label_loss"] and stage["inputs"] != "data":
-            label_loss = name(where + ".label_loss")
-            raise ConfigError(f"{label_loss}: {stage['label_loss']!r} needs training labels; "
-                              f"set {name(where + '.inputs')}: data or leave {label_loss} out")
-
-
-def _has_head(field: Mapping[str, Any]) -> bool:
-    """Whether the field exposes a linear head (a tiny instance is built to ask it)."""
-    options = {k: v for k, v in field.items() if k not in ("name", "version")}
-    knob = size_knob(str(field["name"]))
-    if knob is not None and options.get(knob) is None:
-        options.pop(knob, None)
-    with torch.random.fork_rng(devices=[]):
-        return has_head(build_field({"name": field["name"], **options}, dim_in=3, dim_out=1))
+        check = getattr(STAGES.get(stage["name"]), "check", None)
+        if callable(check):
+            check(stage, Around(storage, field, stages[:i], given[i], f"fit[{i}]", name))

@@ -11,6 +11,7 @@ the shared `FitState` through the one training loop (`loop.train_loop`).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Annotated, Any
 
@@ -19,10 +20,11 @@ from pydantic import Field
 from torch import nn
 from torch.func import functional_call
 
-from innr_bench.compress.innr.fields.base import has_head
-from innr_bench.compress.innr.loop import Schedule, train_loop
+from innr_bench.compress.innr.fields.base import declares_head, has_head
+from innr_bench.compress.innr.loop import Schedule, one_cycle_problem, train_loop
 from innr_bench.compress.innr.state import FitState
-from innr_bench.compress.innr.storage import fake_quantize
+from innr_bench.compress.innr.storage import StorageSpec, fake_quantize
+from innr_bench.errors import ConfigError
 from innr_bench.numerics import autocast
 from innr_bench.registry import STAGES
 
@@ -31,10 +33,36 @@ PositiveFloat = Annotated[float, Field(gt=0)]
 HISTORY_EVERY = 25  # epochs between stored losses of the full-batch stages
 
 
+Namer = Callable[[str], str]  # a spec path as a message names it (what the suite wrote)
+
+
+@dataclass(frozen=True)
+class Around:
+    """What a stage's check sees of the rest of the spec: the storage, the field, the stages
+    before it, the options the suite wrote for it (none: all from a preset), and its path."""
+
+    storage: StorageSpec
+    field: Mapping[str, Any]
+    before: Sequence[Mapping[str, Any]]
+    given: frozenset[str]
+    where: str
+    name: Namer = str
+
+    def path(self, option: str) -> str:
+        """The option's path as the suite's front end names it, e.g. fit[0].warmup."""
+        return self.name(f"{self.where}.{option}")
+
+
 class Stage:
-    """What every stage is: a config that can describe itself and run."""
+    """What every stage is: a config that can check itself against the other parts, describe
+    itself and run."""
 
     data_free = True  # only distillation on training images reads data
+
+    @classmethod
+    def check(cls, stage: dict[str, Any], around: Around) -> None:
+        """ConfigError naming the path when `stage` (its resolved options) cannot run beside the
+        other parts; a default that depends on them may be set in `stage`. Nothing by default."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)  # type: ignore[call-overload]
@@ -59,6 +87,20 @@ class WeightFit(Stage):
     # k: the head set to its least-squares optimum before training, every k epochs and after the
     # last (0: before and after only); None: never
     solve_every: Annotated[int, Field(ge=0)] | None = 5
+
+    @classmethod
+    def check(cls, stage: dict[str, Any], around: Around) -> None:
+        """A one-cycle warm-up torch can schedule; the head solve only where the field has a head
+        (a preset's solve is dropped for a field without one; the suite's own is refused)."""
+        one_cycle = stage["schedule"] == "one-cycle"
+        problem = one_cycle_problem(stage["epochs"], stage["warmup"]) if one_cycle else None
+        if problem:
+            raise ConfigError(f"{around.path('warmup')}: {problem}")
+        if stage["solve_every"] is not None and not declares_head(str(around.field["name"])):
+            if "solve_every" in around.given:
+                raise ConfigError(f"{around.path('solve_every')}: field {around.field['name']!r} has no "
+                                  "linear head (features/head) to solve; set solve_every: null")
+            stage["solve_every"] = None
 
     def run(self, state: FitState) -> dict[str, Any]:
         """Returns final loss, a loss history and fit seconds (checkpoint callbacks not counted).
@@ -108,6 +150,19 @@ class QuantRefit(Stage):
     epochs: PositiveInt = 100
     lr: PositiveFloat | None = None  # None: a tenth of the weight fit's
     schedule: Schedule = "cosine"
+
+    @classmethod
+    def check(cls, stage: dict[str, Any], around: Around) -> None:
+        """Integer storage codes to round to; without an lr, a tenth of the last weight fit's."""
+        if around.storage.precision != "int8":
+            raise ConfigError(f"{around.path('epochs')}: {stage['epochs']!r} needs integer codes; set "
+                              f"{around.name('storage.precision')}: int8 (got {around.storage.precision!r})")
+        if stage["lr"] is None:
+            fits = [s for s in around.before if s["name"] == "weights"]
+            if not fits:
+                raise ConfigError(f"{around.path('lr')}: set it; no weights stage comes before to take a "
+                                  "tenth of its lr")
+            stage["lr"] = fits[-1]["lr"] / 10
 
     def describe(self) -> str:
         return f"QAT {self.epochs} ep"

@@ -37,6 +37,12 @@ def build_field(spec: Mapping[str, Any], *, dim_in: int, dim_out: int) -> nn.Mod
     return FIELDS.get(spec["name"])(dim_in=dim_in, dim_out=dim_out, **options(spec))
 
 
+def declares_head(name: str) -> bool:
+    """Whether registered field `name` has a features/head split (its class defines `features`),
+    asked of the class: nothing is built."""
+    return callable(getattr(FIELDS.get(name), "features", None))
+
+
 def has_head(field: nn.Module) -> bool:
     """Whether the field exposes a linear head the least-squares solve can set."""
     head = getattr(field, "head", None)
