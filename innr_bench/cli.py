@@ -168,11 +168,6 @@ def _fraction(text: str) -> float:
     return value
 
 
-def _train_summary(train: dict[str, Any]) -> str:
-    return ", ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}"
-                     for k, v in train.items() if v not in (None, 0.0))
-
-
 def _blank_missing(table: Any) -> Any:
     """Missing values print as empty cells."""
     return table.astype(object).where(table.notna(), "")
@@ -270,37 +265,19 @@ def cmd_docs(out: Path) -> int:
 
 
 def cmd_list(kind: str | None, plugins: list[str], fmt: str = "text") -> int:
-    from innr_bench import components  # noqa: F401  (registers the built-ins)
-    from innr_bench.compress.innr.spec import PRESETS
     from innr_bench.plugins import load_installed_plugins, load_plugins
-    from innr_bench.registry import ATTACKS, COMPRESSORS, DATASETS, FIELDS, LAYOUTS, MODELS, STAGES
+    from innr_bench.reporting.docs_site import component_rows, components_markdown
 
     load_installed_plugins()
     load_plugins(plugins, where="--plugin", search=Path.cwd())
-
+    kinds = (kind,) if kind else KINDS
     if fmt == "md":
-        from innr_bench.reporting.docs_site import components_markdown
-
-        print(components_markdown((kind,) if kind else KINDS))
+        print(components_markdown(kinds))
         return 0
-    registries = dict(zip(KINDS, (DATASETS, MODELS, COMPRESSORS, ATTACKS, FIELDS, LAYOUTS, STAGES)))
-    for name in [kind] if kind else KINDS:
-        if name == "presets":  # INNR presets: data, each with a version
-            rows = [(preset, f"v{entry['version']}", entry["description"])
-                    for preset, entry in sorted(PRESETS.items())]
-        else:
-            rows = [(e.name, e.description) for e in registries[name].entries()]
-        if name == "fields":  # the option a byte budget searches over
-            rows = [(e.name, f"size: {e.traits.get('size', '-')}", f"v{e.version}", e.description)
-                    for e in registries[name].entries()]
-        if name == "models":  # the training a suite gets when it leaves `train` out
-            from innr_bench.models.train import TrainConfig
-
-            rows = [(e.name, e.description, "train: " + _train_summary(
-                TrainConfig(**e.defaults.get("train", {})).to_dict()))
-                for e in registries[name].entries()]
+    for name in kinds:  # the reference page's rows, less their options (`--format md` has them)
+        _, rows = component_rows(name)
         print(f"{name}:")
-        print(tabulate(rows, tablefmt="plain"))
+        print(tabulate([row[:-1] for row in rows], tablefmt="plain"))
         print()
     return 0
 

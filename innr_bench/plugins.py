@@ -62,10 +62,14 @@ def plugin_modules(suite: Suite) -> tuple[str, ...]:
     """Modules outside innr_bench that a remote worker must import for this suite: those that
     register its components, and those the suite names ("__main__" for a component defined in
     a script or by exec, which no other process can import; see `remote_modules`)."""
-    from innr_bench.registry import ATTACKS, COMPRESSORS, DATASETS, MODELS
+    from innr_bench.registry import ATTACKS, COMPRESSORS, DATASETS, FIELDS, LAYOUTS, MODELS, STAGES
 
     used = [(DATASETS, c.name) for c in suite.datasets] + [(MODELS, t.model.name) for t in suite.targets]
     used += [(COMPRESSORS, c.name) for c in suite.compressors] + [(ATTACKS, c.name) for c in suite.attacks]
+    for spec in (c.spec for c in suite.compressors):  # an INNR's parts: its field, layout and stages
+        parts = [(FIELDS, spec.get("field")), (LAYOUTS, spec.get("layout")),
+                 *((STAGES, stage) for stage in spec.get("fit") or [])]
+        used += [(registry, part["name"]) for registry, part in parts if isinstance(part, dict)]
     modules = {registry.entry(name).factory.__module__ or "__main__" for registry, name in used}
     return tuple(sorted(m for m in modules | set(suite.plugins) if not m.startswith("innr_bench")))
 

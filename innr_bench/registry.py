@@ -114,3 +114,7 @@ ATTACKS: Registry[Callable[..., Any]] = Registry("attack")
 FIELDS: Registry[Callable[..., Any]] = Registry("field")
 LAYOUTS: Registry[Callable[..., Any]] = Registry("layout")
 STAGES: Registry[Callable[..., Any]] = Registry("stage")
+# Every registry, by the plural a suite writer lists them under (`innr-bench list`, the docs).
+REGISTRIES: dict[str, Registry[Callable[..., Any]]] = {
+    "datasets": DATASETS, "models": MODELS, "compressors": COMPRESSORS, "attacks": ATTACKS,
+    "fields": FIELDS, "layouts": LAYOUTS, "stages": STAGES}

@@ -5,6 +5,7 @@ site (MkDocs with the Material theme, the `[docs]` extra)."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import datetime
 from pathlib import Path
@@ -33,22 +34,33 @@ def options(factory: Any) -> str:
 
 
 def component_rows(kind: str) -> tuple[list[str], list[tuple[str, ...]]]:
-    """Headers and rows of one kind of component, from its registry (presets from their data)."""
+    """Headers and rows of one kind of component, from its registry (presets from their data);
+    the last column is each one's options (what `innr-bench list` leaves out of its text)."""
     from innr_bench import components  # noqa: F401  (registers the built-ins)
     from innr_bench.compress.innr.spec import PRESETS
-    from innr_bench.registry import ATTACKS, COMPRESSORS, DATASETS, FIELDS, LAYOUTS, MODELS, STAGES
+    from innr_bench.models.train import TrainConfig
+    from innr_bench.registry import REGISTRIES
 
-    if kind == "presets":
-        return ["preset", "version", "what"], [(name, f"v{entry['version']}", entry["description"])
-                                               for name, entry in sorted(PRESETS.items())]
-    registry = {"datasets": DATASETS, "models": MODELS, "compressors": COMPRESSORS, "attacks": ATTACKS,
-                "fields": FIELDS, "layouts": LAYOUTS, "stages": STAGES}[kind]
-    if kind == "fields":
+    if kind == "presets":  # INNR presets: data, each with a version
+        return ["preset", "version", "what", "spec"], [
+            (name, f"v{entry['version']}", entry["description"], json.dumps(entry["spec"]))
+            for name, entry in sorted(PRESETS.items())]
+    entries = REGISTRIES[kind].entries()
+    if kind == "fields":  # the option a byte budget searches over
         return ["field", "size knob", "version", "what", "options"], [
             (e.name, str(e.traits.get("size", "-")), f"v{e.version}", e.description, options(e.factory))
-            for e in registry.entries()]
-    return ["name", "what", "options"], [(e.name, e.description, options(e.factory))
-                                         for e in registry.entries()]
+            for e in entries]
+    if kind == "models":  # the training a suite gets when it leaves `train` out
+        return ["model", "what", "train", "options"], [
+            (e.name, e.description, train_summary(TrainConfig(**e.defaults.get("train", {})).to_dict()),
+             options(e.factory)) for e in entries]
+    return ["name", "what", "options"], [(e.name, e.description, options(e.factory)) for e in entries]
+
+
+def train_summary(train: dict[str, Any]) -> str:
+    """A training config in a few words, e.g. "lr 0.001, batch_size 128, epochs 10"."""
+    return ", ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}"
+                     for k, v in train.items() if v not in (None, 0.0))
 
 
 def components_markdown(kinds: tuple[str, ...]) -> str:
