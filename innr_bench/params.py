@@ -6,11 +6,17 @@ import functools
 import inspect
 import typing
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Annotated, Any
 
 import pydantic
+from pydantic import Field
 
 from innr_bench.errors import ConfigError
+
+# Option types every component's signature uses (pydantic checks them when a suite is parsed).
+PositiveInt = Annotated[int, Field(gt=0)]
+PositiveFloat = Annotated[float, Field(gt=0)]
+Ratio = Annotated[float, Field(gt=0, le=1)]  # a share of the target's fp32 bytes
 
 
 @functools.cache

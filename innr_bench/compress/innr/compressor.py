@@ -46,14 +46,12 @@ from innr_bench.compress.innr.stages import WeightFit
 from innr_bench.compress.innr.state import Checkpoint, FitState
 from innr_bench.compress.innr.together import fit_weights_together
 from innr_bench.errors import ConfigError
+from innr_bench.params import PositiveFloat, PositiveInt, Ratio
 from innr_bench.registry import COMPRESSORS, FIELDS
 
 SAMPLE_CHUNK = 65_536  # queries per forward pass when sampling the field
 FIELD_PREFIX = "field."  # stored tensors: the field's own, under this prefix; "stats"
 
-PositiveInt = Annotated[int, Field(gt=0)]
-PositiveFloat = Annotated[float, Field(gt=0)]
-Ratio = Annotated[float, Field(gt=0, le=1)]
 
 
 class InnrCompressor(BaseCompressor):

@@ -20,17 +20,11 @@ from torch import nn
 from torch.func import functional_call
 
 from innr_bench.compress.innr.loop import Schedule, train_loop
-from innr_bench.compress.innr.stages import (
-    Around,
-    PositiveFloat,
-    PositiveInt,
-    Stage,
-    field_outputs,
-    masked_mse,
-)
+from innr_bench.compress.innr.stages import Around, Stage, field_outputs, masked_mse
 from innr_bench.compress.innr.state import FitState
 from innr_bench.compress.innr.synthetic import class_impressions, impression_batch, noise_images
 from innr_bench.errors import ConfigError
+from innr_bench.params import PositiveFloat, PositiveInt
 from innr_bench.registry import STAGES
 
 Inputs = Literal["data", "noise", "impressions"]

@@ -15,10 +15,9 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import torch
-from pydantic import Field
 
 from innr_bench.compress.innr.coords import coordinates, standardize, unstandardize
 from innr_bench.compress.innr.rows import (
@@ -29,10 +28,10 @@ from innr_bench.compress.innr.rows import (
     unstandardize_per_tensor,
 )
 from innr_bench.errors import ConfigError
+from innr_bench.params import PositiveInt
 from innr_bench.registry import LAYOUTS
 
 Normalize = Literal["tensor", "row"]  # one mean/std per tensor (fp32), or per row (fp16)
-PositiveInt = Annotated[int, Field(gt=0)]
 
 
 @dataclass(frozen=True)

@@ -18,17 +18,15 @@ import math
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Annotated, Any
+from typing import Any
 
 import torch
-from pydantic import Field
 from torch import nn
 
 from innr_bench.compress.innr.fields.base import describe as describe_field
 from innr_bench.compress.innr.fields.base import size_knob
 from innr_bench.errors import ConfigError
-
-PositiveInt = Annotated[int, Field(gt=0)]
+from innr_bench.params import PositiveInt
 
 
 @dataclass(frozen=True, kw_only=True)

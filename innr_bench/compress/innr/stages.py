@@ -26,10 +26,9 @@ from innr_bench.compress.innr.state import FitState
 from innr_bench.compress.innr.storage import StorageSpec, fake_quantize
 from innr_bench.errors import ConfigError
 from innr_bench.numerics import autocast
+from innr_bench.params import PositiveFloat, PositiveInt
 from innr_bench.registry import STAGES
 
-PositiveInt = Annotated[int, Field(gt=0)]
-PositiveFloat = Annotated[float, Field(gt=0)]
 HISTORY_EVERY = 25  # epochs between stored losses of the full-batch stages
 
 

@@ -11,10 +11,8 @@ from pydantic import Field
 from torch import nn
 
 from innr_bench.compress.innr.fields.base import HeadField, mlp
+from innr_bench.params import PositiveInt
 from innr_bench.registry import FIELDS
-
-PositiveInt = Annotated[int, Field(gt=0)]
-
 
 # exp(-80) ~ 1.8e-35 is as small as a Gaussian unit gets: below that the values are subnormal
 # floats, which made a fit 3-20x slower on the CPU (measured: a LeNet-300-100 fit at scale 9 took

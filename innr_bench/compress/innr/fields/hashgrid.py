@@ -22,9 +22,9 @@ from pydantic import Field
 from torch import nn
 
 from innr_bench.compress.innr.fields.base import HeadField, mlp
+from innr_bench.params import PositiveInt
 from innr_bench.registry import FIELDS
 
-PositiveInt = Annotated[int, Field(gt=0)]
 # tiny-cuda-nn's coherent prime hash: the first factor is 1 (coherent memory for the first axis)
 PRIMES = (1, 2_654_435_761, 805_459_861, 3_674_653_429, 2_097_192_037, 1_434_869_437, 2_165_219_737)
 HASH_MASK = 0xFFFFFFFF  # the hash is uint32 arithmetic; int64 products keep its low 32 bits exact

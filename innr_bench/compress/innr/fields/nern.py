@@ -18,9 +18,8 @@ from pydantic import Field
 from torch import nn
 
 from innr_bench.compress.innr.fields.base import HeadField, mlp
+from innr_bench.params import PositiveInt
 from innr_bench.registry import FIELDS
-
-PositiveInt = Annotated[int, Field(gt=0)]
 
 
 @FIELDS.register("nern", size="width")

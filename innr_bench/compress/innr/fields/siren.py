@@ -4,16 +4,12 @@
 from __future__ import annotations
 
 import math
-from typing import Annotated
 
 import torch
-from pydantic import Field
 from torch import nn
 
+from innr_bench.params import PositiveFloat, PositiveInt
 from innr_bench.registry import FIELDS
-
-PositiveInt = Annotated[int, Field(gt=0)]
-PositiveFloat = Annotated[float, Field(gt=0)]
 
 
 class SineLayer(nn.Module):

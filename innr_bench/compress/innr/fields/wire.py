@@ -5,18 +5,13 @@ PyTorch's default initialization, as in the authors' code."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import torch
-from pydantic import Field
 from torch import nn
 
 from innr_bench.compress.innr.fields.base import HeadField, mlp
 from innr_bench.compress.innr.fields.gauss import gaussian
+from innr_bench.params import PositiveFloat, PositiveInt
 from innr_bench.registry import FIELDS
-
-PositiveInt = Annotated[int, Field(gt=0)]
-PositiveFloat = Annotated[float, Field(gt=0)]
 
 
 class Gabor(nn.Module):
