@@ -197,7 +197,7 @@ class Runner:
 
     def _execute(self, spec: WorkerSpec, tasks: list[Task], advance: Any) -> None:
         """Hand `tasks` to the executor and keep each result as it arrives."""
-        for result in self.executor.run(spec, tasks, self.cache, self.progress):
+        for result in self.executor.run(spec, tasks, self.cache, self.progress, self.plan):
             self._keep(result)
             if result.record is not None:
                 advance()

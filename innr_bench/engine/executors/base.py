@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from innr_bench.config import Suite
     from innr_bench.data.datasets import Dataset
     from innr_bench.engine.cache import TensorCache
-    from innr_bench.engine.plan import Task
+    from innr_bench.engine.plan import Plan, Task
     from innr_bench.engine.results import TaskResult
     from innr_bench.progress import Progress
 
@@ -50,9 +50,11 @@ class Executor(Protocol):
         ...
 
     def run(self, spec: WorkerSpec, tasks: list[Task], cache: TensorCache,
-            progress: Progress) -> Iterator[TaskResult]:
+            progress: Progress, plan: Plan | None = None) -> Iterator[TaskResult]:
         """Compute `tasks`; `cache` holds their inputs (and receives nothing: the caller keeps
-        the entries each result carries). Results are yielded as soon as each is done."""
+        the entries each result carries). Results are yielded as soon as each is done. `plan`:
+        the caller's plan of `spec` (built from the spec where not given; remote workers build
+        their own)."""
         ...
 
     def describe(self) -> dict[str, Any]:

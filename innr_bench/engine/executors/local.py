@@ -36,9 +36,9 @@ class LocalExecutor:
         return fingerprint(device)
 
     def run(self, spec: WorkerSpec, tasks: list[Task], cache: TensorCache,
-            progress: Progress) -> Iterator[TaskResult]:
+            progress: Progress, plan: Plan | None = None) -> Iterator[TaskResult]:
         if self._worker is None or self._worker[0] != spec.run_id:
-            plan = Plan(spec.suite, spec.datasets, spec.environment)
+            plan = plan or Plan(spec.suite, spec.datasets, spec.environment)
             worker = CellWorker(plan, device=torch.device(spec.device), numerics=spec.numerics,
                                 cache=cache, force=spec.force, progress=progress,
                                 executor=self.name, git_commit=spec.git_commit,

@@ -131,7 +131,7 @@ class RayExecutor:
         return max(1, int(self.cpus_per_cell))
 
     def run(self, spec: WorkerSpec, tasks: list[Task], cache: TensorCache,
-            progress: Progress) -> Iterator[TaskResult]:
+            progress: Progress, plan: Plan | None = None) -> Iterator[TaskResult]:
         """Start each task as soon as the cache entries it reads that other tasks of `tasks` make
         exist (`schedule="dependencies"`), or kind by kind with a barrier between (`"waves"`:
         targets, then compressor cells, then attack cells)."""
@@ -141,7 +141,7 @@ class RayExecutor:
             remote_modules(spec.modules)
             # the ref travels inside a list so Ray does not fetch the data for every task
             self._spec = (spec.run_id, ray.put(spec))
-            self._plan = Plan(spec.suite, spec.datasets, spec.environment)
+            self._plan = plan or Plan(spec.suite, spec.datasets, spec.environment)
             self._fresh: set[tuple[str, str]] = set()  # entries workers sent back this run
         spec_ref = self._spec[1]
         gpus = gpu_share(self.gpus_per_cell, torch.device(spec.device))
