@@ -52,6 +52,16 @@ class Board:
         self.headline_eps = inheritance.suite_headline_eps(suite)
 
     @cached_property
+    def sizes(self) -> pd.DataFrame:
+        """A row per compressor cell (`report.size_frame`), built once for every view and plot."""
+        return size_frame(self.records)
+
+    @cached_property
+    def transfers(self) -> pd.DataFrame:
+        """A row per transfer count (`report.transfer_frame`), built once for every view and plot."""
+        return transfer_frame(self.records)
+
+    @cached_property
     def inherited(self) -> pd.DataFrame:
         return inheritance.inheritance_frame(self.records)
 
@@ -64,8 +74,8 @@ class Board:
                          if board else pd.DataFrame())
         found = [
             View("accuracy-vs-size", SIZE_CAPTION, *accuracy_vs_size(
-                self.records, self.references, front_includes_degraded=self.front_includes_degraded)),
-            View("transfer", TRANSFER_CAPTION, *transfer(self.records)),
+                self.sizes, self.references, front_includes_degraded=self.front_includes_degraded)),
+            View("transfer", TRANSFER_CAPTION, *transfer(self.transfers)),
             View("inheritance", inheritance.CAPTION, board, board_summary),
             View("inheritance-correlations", inheritance.CORRELATION_CAPTION, follows,
                  follows[0][1] if follows else pd.DataFrame()),
@@ -107,7 +117,7 @@ class Board:
     def plots(self, out: Path | None = None) -> list[Path]:
         """Every figure (PNG and SVG) under `out` (default: the result set's leaderboards/)."""
         out = Path(out) if out is not None else self.root / "leaderboards"
-        sizes, transfers = size_frame(self.records), transfer_frame(self.records)
+        sizes, transfers = self.sizes, self.transfers
         paths = accuracy_vs_bytes(sizes, out, self.references) if not sizes.empty else []
         if not transfers.empty:
             paths += transfer_heatmaps(transfers, out) + accuracy_vs_eps(transfers, out)

@@ -70,14 +70,13 @@ def reference_frame(references: list[dict[str, Any]], target: str) -> pd.DataFra
 
 
 def accuracy_vs_size(
-    records: list[dict[str, Any]], references: list[dict[str, Any]] | None = None, *,
+    long: pd.DataFrame, references: list[dict[str, Any]] | None = None, *,
     front_includes_degraded: bool = False,
 ) -> tuple[list[Section], pd.DataFrame]:
     """One section per (dataset, target): a row per compressor setting, mean ± std over seeds,
     followed by the published references for that target (never mixed into the measured rows).
     A setting with a degraded seed is marked (column `degraded`, only where one is) and kept off
-    the pareto and front marks unless `front_includes_degraded`."""
-    long = size_frame(records)
+    the pareto and front marks unless `front_includes_degraded`. `long`: `size_frame`'s rows."""
     if long.empty:
         return [], pd.DataFrame()
     sections = []
@@ -177,9 +176,9 @@ def transfer_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
     return frame
 
 
-def transfer(records: list[dict[str, Any]]) -> tuple[list[Section], pd.DataFrame]:
-    """Per (dataset, target, attack, eps): source x evaluated-net matrices of accuracy and transfer rates."""
-    long = transfer_frame(records)
+def transfer(long: pd.DataFrame) -> tuple[list[Section], pd.DataFrame]:
+    """Per (dataset, target, attack, eps): source x evaluated-net matrices of accuracy and transfer
+    rates, from `transfer_frame`'s rows."""
     if long.empty:
         return [], pd.DataFrame()
     keys = ["data", "data source", "target_model", "attack", "eps", "source", "evaluated"]
