@@ -139,7 +139,7 @@ def test_the_plan_keys_grouped_fits_and_makes_members_wait_for_the_leader(repo_r
     assert plan.fit_leader(groups[1], compressor) is groups[0]
     peer = next(t for t in plan.cells() if t.kind == "compressor" and t.group[2] == 1 and t.index == innr)
     leader = next(t for t in plan.cells() if t.kind == "compressor" and t.group[2] == 0 and t.index == innr)
-    assert ("compressed", plan.compressed_key(groups[0], compressor)) in plan.inputs(peer)
+    assert ("compressed", plan.copy_key(groups[0], compressor)) in plan.inputs(peer)
     assert ("targets", groups[1].key) in plan.inputs(leader)
 
 

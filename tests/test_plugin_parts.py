@@ -50,8 +50,8 @@ class SgdNudge(Stage):
 
     def run(self, state: Any) -> dict[str, Any]:
         field = state.field
-        x = state.encoded.coords
-        y = state.encoded.values.reshape(len(x), -1)
+        x = state.queries.coords
+        y = state.queries.values.reshape(len(x), -1)
         optimizer = torch.optim.SGD(field.parameters(), lr=self.lr)
         for _ in range(self.steps):
             loss = nn.functional.mse_loss(field(x), y)

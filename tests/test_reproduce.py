@@ -138,7 +138,7 @@ def test_no_key_is_shared_between_a_cpu_and_a_cuda_environment(small: Suite) -> 
     cuda = {"torch": cpu["torch"], "device": "cuda", "device_name": "NVIDIA H100 80GB HBM3"}
     plans = [Plan(small, data, env) for env in (cpu, cuda)]
     keys = [{t.key for t in plan.cells()} | {g.key for g in plan.groups.values()}
-            | {plan.compressed_key(g, c) for g in plan.groups.values() for c in small.compressors}
+            | {plan.copy_key(g, c) for g in plan.groups.values() for c in small.compressors}
             for plan in plans]
     assert keys[0] and not keys[0] & keys[1]
     # the same cells, though: what compare and --reuse any match on

@@ -15,7 +15,7 @@ from innr_bench.compress.innr.fields.gauss import GaussField
 from innr_bench.compress.innr.spec import PRESETS
 from innr_bench.compress.innr.stages import WeightFit
 from innr_bench.config import parse_suite
-from innr_bench.engine.plan import cell_key, compressed_key
+from innr_bench.engine.plan import hash_cell, hash_copy
 from innr_bench.errors import ConfigError
 from innr_bench.params import params_model
 from innr_bench.registry import FIELDS
@@ -30,7 +30,7 @@ def _suite(*compressors: dict[str, Any]) -> Any:
 
 
 def _key(compressor: dict[str, Any]) -> str:
-    return compressed_key("target", _suite(compressor).compressors[0])
+    return hash_copy("target", _suite(compressor).compressors[0])
 
 
 class TestPresets:
@@ -147,5 +147,5 @@ class TestKeys:
 
     def test_a_cell_key_differs_from_its_copys_and_holds_the_label(self) -> None:
         first, second = _suite({"name": "innr", "label": "a"}, {"name": "innr", "label": "b"}).compressors
-        assert compressed_key("t", first) == compressed_key("t", second)  # one copy, cached once
-        assert cell_key("t", first) != cell_key("t", second)
+        assert hash_copy("t", first) == hash_copy("t", second)  # one copy, cached once
+        assert hash_cell("t", first) != hash_cell("t", second)

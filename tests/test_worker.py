@@ -62,7 +62,7 @@ def test_a_compressor_cell_record_fits_the_schema_and_counts_the_serialized_byte
     assert record["key"] == task.key and record["git_commit"] == "abc123"
     assert record["environment"] == {"device": "cpu"} and record["worker"]["executor"] == "local"
     group = plan.group(task.group)
-    key = plan.compressed_key(group, plan.components("compressor")[task.index])
+    key = plan.copy_key(group, plan.components("compressor")[task.index])
     tensors, meta = cache.load("compressed", key)
     blob = to_bytes(Compressed("quantize", tensors, meta["meta"], meta["size_bytes"], meta["info"]))
     assert record["size_bytes"] == payload_bytes_of(blob) < record["fp32_bytes"]

@@ -31,7 +31,7 @@ class Copies:
     def get(self, group: TargetGroup, compressor: Component) -> Compressed:
         """The compressed copy from the cache, or compressed now (and cached)."""
         ctx = self.ctx
-        key = ctx.plan.compressed_key(group, compressor)
+        key = ctx.plan.copy_key(group, compressor)
         cached = None if ctx.force and key not in self._made else ctx.cache.load("compressed", key)
         if cached is not None:
             tensors, meta = cached
@@ -60,7 +60,7 @@ class Copies:
                                               [self._context(m, instance) for m in members])
         for member, compressed in zip(members, made, strict=True):
             compressed.info["fit_group"] = {**compressed.info.get("fit_group", {}), "seeds": list(seeds)}
-            self._keep(ctx.plan.compressed_key(member, compressor), compressed)
+            self._keep(ctx.plan.copy_key(member, compressor), compressed)
         return made[seeds.index(group.seed)]
 
     def _context(self, group: TargetGroup, instance: Any) -> CompressContext:

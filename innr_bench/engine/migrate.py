@@ -23,7 +23,7 @@ from innr_bench.compress.innr.spec import resolve
 from innr_bench.config import Component, EvalConfig, resolved_spec
 from innr_bench.engine.env import git_commit
 from innr_bench.engine.keys import content_key
-from innr_bench.engine.plan import attack_inputs, cell_key, compressed_key
+from innr_bench.engine.plan import attack_inputs, hash_cell, hash_copy
 from innr_bench.engine.results import now
 from innr_bench.engine.store import ResultStore
 from innr_bench.errors import InnrBenchError
@@ -118,7 +118,7 @@ def migrate(root: Path) -> Migration:
             continue
         new_of[record["key"]] = component
         copies[(record["target"]["key"], component.label)] = component
-        result.rekeyed[record["key"]] = cell_key(record["target"]["key"], component)
+        result.rekeyed[record["key"]] = hash_cell(record["target"]["key"], component)
     suite_compressors = _suite_components(suite.get("compressors", []), "compressor")
     evaluation = EvalConfig(**suite["eval"]) if "eval" in suite else None
     for record in (r for r in records if r["kind"] == "attack"):
@@ -196,9 +196,9 @@ def _attack_key(record: dict[str, Any], attack: Component, compressors: list[Com
     if stale:
         return None, f"copies it attacked were not re-keyed: {', '.join(sorted(set(stale)))}"
     control = record["control"]["key"] if record.get("control") else None
-    nets = [compressed_key(target_key, c) for c in matrix]
-    on_board = [compressed_key(target_key, c) for c in board]
-    return cell_key(target_key, attack, attack_inputs(evaluation, attack, nets, on_board, control)), ""
+    nets = [hash_copy(target_key, c) for c in matrix]
+    on_board = [hash_copy(target_key, c) for c in board]
+    return hash_cell(target_key, attack, attack_inputs(evaluation, attack, nets, on_board, control)), ""
 
 
 def _write_manifest(store: ResultStore, manifest: dict[str, Any], result: Migration,

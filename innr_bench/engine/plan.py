@@ -130,15 +130,15 @@ class Plan:
     def cell_key(self, group: TargetGroup, component: Component) -> str:
         if component.kind != "attack":
             seeds = self.fit_group(group, component)
-            return cell_key(group.key, component, None if seeds is None else {"fit_group": seeds})
+            return hash_cell(group.key, component, None if seeds is None else {"fit_group": seeds})
         control = self.control(group).key if self.has_control(group) else None
-        nets = [self.compressed_key(group, c) for c in attacked(self.suite.compressors, group)]
-        copies = [self.compressed_key(group, c) for c in inherited(self.suite, component, group)]
+        nets = [self.copy_key(group, c) for c in attacked(self.suite.compressors, group)]
+        copies = [self.copy_key(group, c) for c in inherited(self.suite, component, group)]
         inputs = attack_inputs(self.suite.eval, component, nets, copies, control)
-        return cell_key(group.key, component, inputs)
+        return hash_cell(group.key, component, inputs)
 
-    def compressed_key(self, group: TargetGroup, compressor: Component) -> str:
-        return compressed_key(group.key, compressor, self.fit_group(group, compressor))
+    def copy_key(self, group: TargetGroup, compressor: Component) -> str:
+        return hash_copy(group.key, compressor, self.fit_group(group, compressor))
 
     def fit_group(self, group: TargetGroup, compressor: Component) -> list[int] | None:
         """The seeds whose copies of `compressor` are fit together with `group`'s (`eval.stack_fits`
@@ -194,7 +194,7 @@ class Plan:
         if task.kind == "target":
             return [("targets", group.key)]
         if task.kind == "compressor":
-            return [("compressed", self.compressed_key(group, self.suite.compressors[task.index]))]
+            return [("compressed", self.copy_key(group, self.suite.compressors[task.index]))]
         return []
 
     def inputs(self, task: Task) -> list[tuple[str, str]]:
@@ -203,10 +203,10 @@ class Plan:
         needed = [("targets", group.key)]
         if task.kind == "compressor":
             compressor = self.suite.compressors[task.index]
-            needed.append(("compressed", self.compressed_key(group, compressor)))
+            needed.append(("compressed", self.copy_key(group, compressor)))
             leader = self.fit_leader(group, compressor)
             if leader is not None:  # its copy is made by the leader's task: wait for that
-                needed.append(("compressed", self.compressed_key(leader, compressor)))
+                needed.append(("compressed", self.copy_key(leader, compressor)))
             elif (seeds := self.fit_group(group, compressor)) is not None:  # the leader reads every target
                 needed += [("targets", self.group((group.dataset.label, group.target.model.label, s)).key)
                            for s in seeds if s != group.seed]
@@ -215,7 +215,7 @@ class Plan:
                 needed.append(("targets", self.control(group).key))
             attack = self.suite.attacks[task.index]
             nets = attacked(self.suite.compressors, group) + inherited(self.suite, attack, group)
-            needed += list(dict.fromkeys(("compressed", self.compressed_key(group, c)) for c in nets))
+            needed += list(dict.fromkeys(("compressed", self.copy_key(group, c)) for c in nets))
         return needed
 
 
@@ -225,14 +225,14 @@ def _legacy(component: Component) -> dict[str, Any]:
     return {k: v for k, v in component.to_dict().items() if k not in ("spec", "version")}
 
 
-def compressed_key(target_key: str, compressor: Component, fit_group: list[int] | None = None) -> str:
+def hash_copy(target_key: str, compressor: Component, fit_group: list[int] | None = None) -> str:
     """The cache key of a compressed copy: its target, what the compressor runs, and the seeds
     it was fit together with (none: alone)."""
     return content_key({"group": target_key, **compressor.identity(),
                         **({"fit_group": fit_group} if fit_group is not None else {})})
 
 
-def cell_key(target_key: str, component: Component, inputs: dict[str, Any] | None = None) -> str:
+def hash_cell(target_key: str, component: Component, inputs: dict[str, Any] | None = None) -> str:
     """A cell's key: its target, what the component runs, its label, and what else it reads."""
     return content_key({"kind": component.kind, "group": target_key, **component.identity(),
                         "label": component.label, **(inputs or {})})

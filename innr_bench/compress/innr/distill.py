@@ -80,9 +80,9 @@ class Distill(Stage):
             raise ValueError(f"noise distillation needs a (C, H, W) input shape, got {shape}")
         generator = torch.Generator().manual_seed(ctx.seed)
         teacher = state.model.to(device).eval()
-        coords = state.encoded.coords.to(device)
-        fit_values = state.encoded.values.to(device).reshape(len(coords), -1)
-        fit_mask = None if state.encoded.mask is None else state.encoded.mask.to(device).float()
+        coords = state.queries.coords.to(device)
+        fit_values = state.queries.values.to(device).reshape(len(coords), -1)
+        fit_mask = None if state.queries.mask is None else state.queries.mask.to(device).float()
         stored_dtype = state.stats.dtype
         stats_value = state.stats.float().to(device)
         learned = nn.Parameter(stats_value.clone()) if self.learn_stats else None

@@ -35,7 +35,7 @@ Normalize = Literal["tensor", "row"]  # one mean/std per tensor (fp32), or per r
 
 
 @dataclass(frozen=True)
-class Encoded:
+class Queries:
     """INNR inputs (queries, dim_in), the standardized weight values each query must output
     (queries, dim_out), padding mask, and stats."""
 
@@ -54,7 +54,7 @@ class Layout(Protocol):
     def dims(self, shapes: Sequence[Sequence[int]]) -> tuple[int, int]:
         """(dim_in, dim_out) of the field."""
 
-    def encode(self, weights: Mapping[str, torch.Tensor]) -> Encoded: ...
+    def encode(self, weights: Mapping[str, torch.Tensor]) -> Queries: ...
 
     def queries(self, shapes: Sequence[Sequence[int]]) -> torch.Tensor: ...
 
@@ -77,11 +77,11 @@ class Scalar:
     def dims(self, shapes: Sequence[Sequence[int]]) -> tuple[int, int]:
         return 5, 1
 
-    def encode(self, weights: Mapping[str, torch.Tensor]) -> Encoded:
+    def encode(self, weights: Mapping[str, torch.Tensor]) -> Queries:
         values, mean, std = standardize(list(weights.values()))
         stats = torch.tensor([mean, std], dtype=torch.float32)
         shapes = [list(w.shape) for w in weights.values()]
-        return Encoded(coordinates(shapes), values.reshape(-1, 1), None, stats)
+        return Queries(coordinates(shapes), values.reshape(-1, 1), None, stats)
 
     def queries(self, shapes: Sequence[Sequence[int]]) -> torch.Tensor:
         return coordinates(shapes)
@@ -122,7 +122,7 @@ class Rows:
     def dims(self, shapes: Sequence[Sequence[int]]) -> tuple[int, int]:
         return 3, self._block(shapes)
 
-    def encode(self, weights: Mapping[str, torch.Tensor]) -> Encoded:
+    def encode(self, weights: Mapping[str, torch.Tensor]) -> Queries:
         tensors = list(weights.values())
         blocks = self._blocks([list(t.shape) for t in tensors], list(weights))
         if self.normalize == "row":
@@ -130,7 +130,7 @@ class Rows:
         else:
             scaled, stats = standardize_per_tensor(tensors)
         values, mask = blocks.to_blocks(scaled)
-        return Encoded(blocks.coordinates(), values, None if bool(mask.all()) else mask, stats)
+        return Queries(blocks.coordinates(), values, None if bool(mask.all()) else mask, stats)
 
     def queries(self, shapes: Sequence[Sequence[int]]) -> torch.Tensor:
         return self._blocks(shapes).coordinates()

@@ -106,9 +106,9 @@ class WeightFit(Stage):
         `ctx.amp`: forward passes under bf16 autocast on CUDA (loss and solves stay fp32)."""
         net, ctx = state.field, state.ctx
         net.to(ctx.device).train()
-        x = state.encoded.coords.to(ctx.device)
-        y = state.encoded.values.to(ctx.device).reshape(len(x), -1)
-        weight = None if state.encoded.mask is None else state.encoded.mask.to(ctx.device).float()
+        x = state.queries.coords.to(ctx.device)
+        y = state.queries.values.to(ctx.device).reshape(len(x), -1)
+        weight = None if state.queries.mask is None else state.queries.mask.to(ctx.device).float()
         solving = self.solve_every is not None
         setup = 0.0
         if solving:
@@ -172,9 +172,9 @@ class QuantRefit(Stage):
         start = time.perf_counter()
         net, ctx, bits = state.field, state.ctx, state.bits
         net.to(ctx.device).train()
-        x = state.encoded.coords.to(ctx.device)
-        y = state.encoded.values.to(ctx.device).reshape(len(x), -1)
-        weight = None if state.encoded.mask is None else state.encoded.mask.to(ctx.device).float()
+        x = state.queries.coords.to(ctx.device)
+        y = state.queries.values.to(ctx.device).reshape(len(x), -1)
+        weight = None if state.queries.mask is None else state.queries.mask.to(ctx.device).float()
         result = train_loop([{"params": net.parameters()}],
                             lambda _: masked_mse(field_outputs(net, x, bits), y, weight),
                             steps=self.epochs, lr=self.lr, what="quantization-aware refit",

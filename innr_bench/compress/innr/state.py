@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from innr_bench.compress.base import CompressContext
-from innr_bench.compress.innr.layouts import Encoded, Layout
+from innr_bench.compress.innr.layouts import Layout, Queries
 
 # Called every `checkpoint_every` weight-fit epochs with (epoch, fit seconds so far), the field
 # in eval mode; its own time is not counted.
@@ -24,7 +24,7 @@ class FitState:
 
     field: nn.Module
     layout: Layout
-    encoded: Encoded  # the standardized weights as (queries, values), and their first stats
+    queries: Queries  # the standardized weights as (queries, values), and their first stats
     stats: torch.Tensor  # the stats as they will be stored
     names: list[str]  # the target's parameters, in order
     shapes: list[list[int]]

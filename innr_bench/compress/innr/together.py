@@ -43,8 +43,8 @@ def fit_weights_together(stage: WeightFit, states: Sequence[FitState]) -> list[d
         raise ValueError("checkpoints inspect one field's fit; fit fields together without them")
     ctx = states[0].ctx  # one run: one device, one precision, one progress display
     fields = [state.field.to(ctx.device).train() for state in states]
-    x = torch.stack([state.encoded.coords.to(ctx.device) for state in states])
-    y = torch.stack([state.encoded.values.to(ctx.device).reshape(x.shape[1], -1) for state in states])
+    x = torch.stack([state.queries.coords.to(ctx.device) for state in states])
+    y = torch.stack([state.queries.values.to(ctx.device).reshape(x.shape[1], -1) for state in states])
     weight = _stacked_masks(states, y)
     solving = stage.solve_every is not None
     start = time.perf_counter()
@@ -105,10 +105,10 @@ def _check_same_shape(states: Sequence[FitState]) -> None:
             raise ValueError("fields fit together must share one architecture; got "
                              f"{type(first.field).__name__} {_summary(shapes)} and "
                              f"{type(state.field).__name__} {_summary(other)}")
-        if state.encoded.coords.shape != first.encoded.coords.shape or \
-                state.encoded.values.shape != first.encoded.values.shape:
+        if state.queries.coords.shape != first.queries.coords.shape or \
+                state.queries.values.shape != first.queries.values.shape:
             raise ValueError("fields fit together must fit queries of one shape; got "
-                             f"{tuple(first.encoded.values.shape)} and {tuple(state.encoded.values.shape)}")
+                             f"{tuple(first.queries.values.shape)} and {tuple(state.queries.values.shape)}")
 
 
 def _summary(shapes: dict[str, torch.Size]) -> str:
@@ -117,7 +117,7 @@ def _summary(shapes: dict[str, torch.Size]) -> str:
 
 def _stacked_masks(states: Sequence[FitState], y: torch.Tensor) -> torch.Tensor | None:
     """(K, queries, values) weights of the real values (padding 0), or None when nothing is padded."""
-    masks = [state.encoded.mask for state in states]
+    masks = [state.queries.mask for state in states]
     if all(mask is None for mask in masks):
         return None
     ones = torch.ones_like(y[0])
