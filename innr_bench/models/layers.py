@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import torch
+from pydantic import Field
 from torch import nn
 
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081  # the seed's input normalization
+# Options every target's signature shares (pydantic checks them when a suite is parsed).
+Classes = Annotated[int, Field(ge=2)]
+PixelStd = Annotated[float, Field(gt=0)]
 CIFAR10_MEAN, CIFAR10_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
 
 

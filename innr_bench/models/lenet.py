@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from pydantic import Field
 from torch import nn
 
-from innr_bench.models.layers import MNIST_MEAN, MNIST_STD, MaxPool2d, Normalize
+from innr_bench.models.layers import MNIST_MEAN, MNIST_STD, Classes, MaxPool2d, Normalize, PixelStd
 from innr_bench.registry import MODELS
 
 # Both LeNets: Adam 1e-3, batch 128, 10 epochs (4,690 steps on 60k images) reaches ~89-90 % on
@@ -16,12 +13,7 @@ LENET_TRAIN = {"lr": 1e-3, "batch_size": 128, "epochs": 10}
 
 
 @MODELS.register("lenet5", defaults={"train": LENET_TRAIN})
-def lenet5(
-    *,
-    num_classes: Annotated[int, Field(ge=2)] = 10,
-    mean: float = MNIST_MEAN,
-    std: Annotated[float, Field(gt=0)] = MNIST_STD,
-) -> nn.Module:
+def lenet5(*, num_classes: Classes = 10, mean: float = MNIST_MEAN, std: PixelStd = MNIST_STD) -> nn.Module:
     """LeNet-5 with ReLU, max-pool: conv5(6) -> conv5(16) -> 120 -> 84 -> classes, biases; 61,706 params."""
     return nn.Sequential(
         Normalize(mean, std),
@@ -40,12 +32,8 @@ CAFFE_LENET_TRAIN = {"lr": 1e-3, "batch_size": 128, "epochs": 15, "schedule": "c
 
 
 @MODELS.register("lenet5-caffe", defaults={"train": CAFFE_LENET_TRAIN})
-def lenet5_caffe(
-    *,
-    num_classes: Annotated[int, Field(ge=2)] = 10,
-    mean: float = MNIST_MEAN,
-    std: Annotated[float, Field(gt=0)] = MNIST_STD,
-) -> nn.Module:
+def lenet5_caffe(*, num_classes: Classes = 10, mean: float = MNIST_MEAN,
+    std: PixelStd = MNIST_STD) -> nn.Module:
     """Caffe's LeNet-5 (Deep Compression): conv(20), pool, conv(50), pool, 500, classes; 431,080 params."""
     # As in Caffe's examples/mnist/lenet.prototxt: no nonlinearity after the convolutions,
     # one ReLU after ip1; biases everywhere.
@@ -60,12 +48,8 @@ def lenet5_caffe(
 
 
 @MODELS.register("lenet-300-100", defaults={"train": LENET_TRAIN})
-def lenet_300_100(
-    *,
-    num_classes: Annotated[int, Field(ge=2)] = 10,
-    mean: float = MNIST_MEAN,
-    std: Annotated[float, Field(gt=0)] = MNIST_STD,
-) -> nn.Module:
+def lenet_300_100(*, num_classes: Classes = 10, mean: float = MNIST_MEAN,
+    std: PixelStd = MNIST_STD) -> nn.Module:
     """LeNet-300-100 MLP (a pruning classic): 784 -> 300 -> 100 -> classes, ReLU, biases; 266,610 params."""
     return nn.Sequential(
         Normalize(mean, std),

@@ -15,11 +15,10 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from innr_bench.models.layers import CIFAR10_MEAN, CIFAR10_STD, MNIST_MEAN, MNIST_STD, Normalize
+from innr_bench.models.layers import CIFAR10_MEAN, CIFAR10_STD, MNIST_MEAN, MNIST_STD, Classes, Normalize
 from innr_bench.registry import MODELS
 
 InChannels = Literal[1, 3]  # 1: MNIST-style 28x28 grey images, 3: CIFAR-style 32x32 colour ones
-Classes = Annotated[int, Field(ge=2)]
 Width = Annotated[int, Field(gt=0)]
 
 

@@ -50,6 +50,16 @@ class TrainConfig:
 _LATER_OPTIONS = {"schedule": "constant"}  # option -> default
 
 
+def take_step(optimizer: torch.optim.Optimizer, loss: torch.Tensor,
+              scheduler: torch.optim.lr_scheduler.LRScheduler | None = None) -> None:
+    """One optimizer step on `loss` (gradients cleared first), then the schedule's step."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    if scheduler is not None:
+        scheduler.step()
+
+
 def train(
     model: nn.Module,
     data: Dataset,
@@ -82,11 +92,7 @@ def train(
                 index = order[begin : begin + config.batch_size]
                 with autocast(device, amp):
                     loss = loss_fn(model(x_all[index]), y_all[index])
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                if scheduler is not None:
-                    scheduler.step()
+                take_step(optimizer, loss, scheduler)
                 if after_step is not None:
                     after_step()
                 step += 1

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 import torch
 
+from innr_bench.models.train import take_step
 from innr_bench.progress import Progress
 
 Schedule = Literal["constant", "one-cycle", "cosine"]
@@ -81,11 +82,7 @@ def train_loop(
         for step in range(1, steps + 1):
             start = time.perf_counter()
             value = loss(step)
-            optimizer.zero_grad(set_to_none=True)
-            value.backward()
-            optimizer.step()
-            if scheduler is not None:
-                scheduler.step()
+            take_step(optimizer, value, scheduler)
             if after_step is not None:
                 after_step(step)
             record = step % history_every == 0 or step in (1, steps)
