@@ -9,7 +9,9 @@
 #   python benchmarks/write_idx.py .gpu          # full MNIST and Fashion-MNIST as IDX files
 #
 # then: run(command="bash benchmarks/gpu_check.sh", carry=[".whl", ".gpu"], timeout_s=540), and with
-# the time left, benchmarks/gpu_fashion_subset.sh (suites/fashion-mnist.yaml, seed 0).
+# the time left, benchmarks/gpu_fashion_subset.sh (suites/fashion-mnist.yaml, seed 0). The card
+# issue's own figures (captured steps, the runner's batched fits, determinism, AutoAttack a copy)
+# are benchmarks/gpu_card_pace.sh: one call of its own, the first to run when a card is lent.
 # Every figure is written under $OUT with the card, torch and CUDA versions beside it.
 set -uo pipefail
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
