@@ -275,9 +275,9 @@ def cmd_list(kind: str | None, plugins: list[str], fmt: str = "text") -> int:
         print(components_markdown(kinds))
         return 0
     for name in kinds:  # the reference page's rows, less their options (`--format md` has them)
-        _, rows = component_rows(name)
+        headers, rows = component_rows(name)
         print(f"{name}:")
-        print(tabulate([row[:-1] for row in rows], tablefmt="plain"))
+        print(tabulate([row[:-1] for row in rows], headers=headers[:-1], tablefmt="plain"))
         print()
     return 0
 

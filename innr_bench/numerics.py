@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -38,12 +39,17 @@ def effective(config: NumericsConfig, device: torch.device) -> dict[str, Any]:
             "requested": {"tf32": config.tf32, "amp": config.amp, **asked}}
 
 
+# cuBLAS reads its workspace setting when the process's first handle is made: deterministic
+# kernels asked for after CUDA started without it are not guaranteed (records say so)
+_workspace_too_late = False
+
+
 def deterministic_digits(numerics: dict[str, Any], device: torch.device) -> bool:
     """Whether a rerun on the same machine computes a cell's digits again: on the CPU, whose
     kernels here are deterministic at a fixed thread count (tests/test_runner.py recomputes a
-    suite and compares); on CUDA only with `numerics.deterministic` (cuBLAS and cuDNN may pick
-    kernels whose sums run in another order from run to run)."""
-    return device.type == "cpu" or bool(numerics.get("deterministic"))
+    suite and compares); on CUDA only with `numerics.deterministic`, set before CUDA started
+    (cuBLAS and cuDNN may pick kernels whose sums run in another order from run to run)."""
+    return device.type == "cpu" or (bool(numerics.get("deterministic")) and not _workspace_too_late)
 
 
 @contextlib.contextmanager
@@ -53,8 +59,14 @@ def deterministic_scope(enabled: bool) -> Iterator[None]:
     if not enabled:
         yield
         return
-    # cuBLAS reads it when its handle is made: before the first CUDA matmul of the process
-    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    global _workspace_too_late
+    if "CUBLAS_WORKSPACE_CONFIG" not in os.environ:
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            _workspace_too_late = True
+            warnings.warn("numerics.deterministic: CUDA started before the cuBLAS workspace was fixed; "
+                          "set CUBLAS_WORKSPACE_CONFIG=:4096:8 before the process uses CUDA (its records "
+                          "say worker.deterministic: false)", stacklevel=2)
+        os.environ["CUBLAS_WORKSPACE_CONFIG"] = ":4096:8"
     previous = (torch.are_deterministic_algorithms_enabled(),
                 torch.is_deterministic_algorithms_warn_only_enabled(),
                 torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)

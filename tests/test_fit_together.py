@@ -94,11 +94,11 @@ def test_a_diverging_group_is_fit_one_at_a_time(monkeypatch: pytest.MonkeyPatch)
     assert all("final_mse" in c.info for c in joint)
 
 
-def test_fields_of_different_shapes_are_refused() -> None:
+def test_fields_of_different_shapes_are_fit_alone() -> None:
     compressor = Innr(preset="fast", ratio=0.3, fit=[{"name": "weights", "epochs": 2}])
     small, large = seed_cnn(c=4), seed_cnn(c=8)  # another width at the same ratio
-    with pytest.raises(ValueError, match="one architecture"):
-        compressor.compress_together([small, large], [context(0), context(1)])
+    made = compressor.compress_together([small, large], [context(0), context(1)])
+    assert all("one architecture" in c.info["fit_group"]["why"] for c in made)
     assert together  # the module the runner's groups go through
 
 
@@ -174,3 +174,25 @@ def test_a_suite_fits_its_seeds_together_once_and_records_each(repo_root: Path, 
         one = by_seed[record["seed"]]
         assert record["info"]["final_mse"] == pytest.approx(one["info"]["final_mse"], rel=1e-3)
         assert record["size_bytes"] == one["size_bytes"]
+
+
+def test_a_member_failing_in_a_later_stage_fails_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each member runs its later stages alone: one that fails there is its error in the group's
+    list, and the others' copies are made."""
+    from innr_bench.compress.innr import distill
+
+    original = distill.Distill.run
+
+    def fail_for_seed_1(self: Any, state: Any) -> Any:
+        if state.ctx.seed == 1:
+            raise FloatingPointError("distillation diverged at step 2 (kl nan)")
+        return original(self, state)
+
+    monkeypatch.setattr(distill.Distill, "run", fail_for_seed_1)
+    compressor = Innr(preset="fast", field={"name": "siren", "width": 16}, storage=FP32,
+                      fit=[{"name": "weights", "epochs": 12},
+                           {"name": "distill", "steps": 2, "inputs": "noise", "batch": 8}])
+    made = compressor.compress_together(targets(3), [context(seed) for seed in range(3)])
+    assert isinstance(made[1], FloatingPointError)
+    assert all(not isinstance(c, Exception) for c in (made[0], made[2]))
+    assert made[0].info["fit_group"]["members"] == made[2].info["fit_group"]["members"] == 3

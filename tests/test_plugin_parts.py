@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 import yaml
 
 from innr_bench import plugins
@@ -123,3 +124,16 @@ def test_a_users_field_without_a_head_fits_under_a_preset_that_solves_one(repo_r
              "fit": [{"name": "weights", "epochs": 20, "solve_every": 5}]}
     with pytest.raises(ConfigError, match=r"fit\[0\]\.solve_every: field 'plain-mlp' has no linear head"):
         load_suite(suite_file(repo_root, user_parts, asked))
+
+
+def test_a_field_built_by_a_function_is_asked_for_its_head(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A field registered as a factory function: its class is not known, so one is built to ask."""
+    from innr_bench.compress.innr.fields.base import declares_head
+    from innr_bench.compress.innr.fields.siren import Siren
+
+    monkeypatch.setattr(FIELDS, "_entries", dict(FIELDS._entries))
+    FIELDS.register("siren-by-function", size="width")(lambda *, dim_in, dim_out, width=8: Siren(
+        dim_in=dim_in, dim_out=dim_out, width=width, depth=2))
+    FIELDS.register("mlp-by-function", size="width")(lambda *, dim_in, dim_out, width=8: torch.nn.Linear(
+        dim_in, dim_out))
+    assert declares_head("siren-by-function") and not declares_head("mlp-by-function")

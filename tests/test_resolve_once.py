@@ -99,3 +99,20 @@ def test_a_spec_naming_another_field_version_is_refused() -> None:
     spec["field"]["version"] = 99
     with pytest.raises(ConfigError, match="version 1 here, the cell's key names version 99"):
         InnrSpec.from_dict(spec)
+
+
+def test_a_plugin_that_resolves_its_own_spec_without_building_from_it_is_built_from_params() -> None:
+    from innr_bench.compress.quantize import Quantize
+    from innr_bench.engine.copies import builds_from_spec
+
+    class OwnSpec(Quantize):
+        def resolved_spec(self) -> dict[str, Any]:
+            return {"bits": self.bits, "codec": "mine 1.0"}  # more than its options
+
+    class OwnBoth(OwnSpec):
+        @classmethod
+        def from_spec(cls, spec: Any) -> Any:
+            return cls(bits=spec["bits"])
+
+    assert builds_from_spec(Quantize) and builds_from_spec(InnrSiren) and builds_from_spec(OwnBoth)
+    assert not builds_from_spec(OwnSpec)

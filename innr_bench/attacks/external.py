@@ -41,7 +41,7 @@ def attack_class(module: ModuleType, name: str) -> type:
     return classes[name]
 
 
-@ATTACKS.register("torchattacks")
+@ATTACKS.register("torchattacks", version=2)  # 2: copies stacked (eval.stack_copies) attacked as one model
 class TorchAttacks:
     """A torchattacks attack by class name (e.g. MIFGSM, BIM, PGD, APGD) over a list of eps."""
 

@@ -111,8 +111,10 @@ class BaseCompressor:
         """Whether copies with this resolved spec have a batched `encode_together` (see innr)."""
         return False
 
-    def encode_together(self, models: Sequence[nn.Module], ctxs: Sequence[CompressContext]) -> list[Encoding]:
-        """One encoding per model, computed together where the compressor can; here one at a time."""
+    def encode_together(self, models: Sequence[nn.Module],
+                        ctxs: Sequence[CompressContext]) -> list[Encoding | Exception]:
+        """One encoding per model (or the exception its member failed with), computed together
+        where the compressor can; here one at a time."""
         return [self.encode(model, ctx) for model, ctx in zip(models, ctxs, strict=True)]
 
     def compress(self, model: nn.Module, ctx: CompressContext, **options: Any) -> Compressed:
@@ -123,14 +125,14 @@ class BaseCompressor:
         return self._compressed(model, encoding, time.perf_counter() - start)
 
     def compress_together(self, models: Sequence[nn.Module],
-                          ctxs: Sequence[CompressContext]) -> list[Compressed]:
-        """`encode_together`, each copy counted as `compress` counts it; each copy's `seconds` is
-        its share of the group's time."""
+                          ctxs: Sequence[CompressContext]) -> list[Compressed | Exception]:
+        """`encode_together`, each copy counted as `compress` counts it (a failed member: its
+        exception); each copy's `seconds` is its share of the group's time."""
         self._check_registered()
         start = time.perf_counter()
         encodings = self.encode_together(models, ctxs)
         share = (time.perf_counter() - start) / len(encodings)
-        return [self._compressed(model, encoding, share)
+        return [encoding if isinstance(encoding, Exception) else self._compressed(model, encoding, share)
                 for model, encoding in zip(models, encodings, strict=True)]
 
     def _check_registered(self) -> None:

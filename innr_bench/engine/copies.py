@@ -15,10 +15,23 @@ from innr_bench.registry import COMPRESSORS
 
 def build_compressor(compressor: Component) -> Any:
     """The compressor a cell's key names, built from the component's resolved spec (cheap: nothing
-    is fitted yet); a plugin's class without `from_spec` from the suite's params."""
+    is fitted yet); from the suite's params only for a plugin class that cannot be: one without
+    `from_spec`, or one that resolves its spec itself (`resolved_spec`) but builds from it only
+    with the base class's `from_spec`."""
     factory = COMPRESSORS.get(compressor.name)
-    from_spec = getattr(factory, "from_spec", None)
-    return from_spec(compressor.spec) if callable(from_spec) else factory(**compressor.params)
+    return factory.from_spec(compressor.spec) if builds_from_spec(factory) else factory(**compressor.params)
+
+
+def builds_from_spec(factory: Any) -> bool:
+    """Whether `factory.from_spec` reads what `factory`'s resolved spec holds."""
+    if not isinstance(factory, type) or not callable(getattr(factory, "from_spec", None)):
+        return False
+    builder, resolver = _defined_by(factory, "from_spec"), _defined_by(factory, "resolved_spec")
+    return resolver is None or (builder is not None and issubclass(builder, resolver))
+
+
+def _defined_by(cls: type, name: str) -> type | None:
+    return next((k for k in cls.__mro__ if name in vars(k)), None)
 
 
 class Copies:
@@ -26,13 +39,18 @@ class Copies:
 
     def __init__(self, ctx: WorkContext) -> None:
         self.ctx = ctx
-        self._made: set[str] = set()  # keys this worker made (a group's members: made by one task)
+        # keys of copies made this run, which --force does not recompute: by this worker (a fit
+        # group's members are made by one task) or shipped to it fresh (Ray, executors/ray_cluster.py)
+        self.made: set[str] = set()
+        self._failed: dict[str, Exception] = {}  # a fit group's members that failed, by key
 
     def get(self, group: TargetGroup, compressor: Component) -> Compressed:
         """The compressed copy from the cache, or compressed now (and cached)."""
         ctx = self.ctx
         key = ctx.plan.copy_key(group, compressor)
-        cached = None if ctx.force and key not in self._made else ctx.cache.load("compressed", key)
+        if key in self._failed:  # its fit group ran in an earlier task of this worker
+            raise self._failed[key]
+        cached = None if ctx.force and key not in self.made else ctx.cache.load("compressed", key)
         if cached is not None:
             tensors, meta = cached
             return Compressed(compressor.name, tensors, meta["meta"], meta["size_bytes"], meta["info"])
@@ -48,8 +66,8 @@ class Copies:
 
     def _fit_together(self, group: TargetGroup, compressor: Component, seeds: list[int]) -> Compressed:
         """The copies of `compressor` on every seed of `seeds` fit as one (`eval.stack_fits`),
-        each cached under its own key; `group`'s returned. A later task of the run for another
-        member finds its copy made, even under --force."""
+        each cached under its own key; `group`'s returned (or its failure raised). A later task
+        of the run for another member finds its copy made (or its failure), even under --force."""
         ctx = self.ctx
         members = [ctx.plan.group((group.dataset.label, group.target.model.label, s)) for s in seeds]
         for member in members:
@@ -59,9 +77,16 @@ class Copies:
             made = instance.compress_together([m.model for m in members],
                                               [self._context(m, instance) for m in members])
         for member, compressed in zip(members, made, strict=True):
+            key = ctx.plan.copy_key(member, compressor)
+            if isinstance(compressed, Exception):
+                self._failed[key] = compressed
+                continue
             compressed.info["fit_group"] = {**compressed.info.get("fit_group", {}), "seeds": list(seeds)}
-            self._keep(ctx.plan.copy_key(member, compressor), compressed)
-        return made[seeds.index(group.seed)]
+            self._keep(key, compressed)
+        mine = made[seeds.index(group.seed)]
+        if isinstance(mine, Exception):
+            raise mine
+        return mine
 
     def _context(self, group: TargetGroup, instance: Any) -> CompressContext:
         # only compressors that declare they use data see it
@@ -73,4 +98,4 @@ class Copies:
     def _keep(self, key: str, compressed: Compressed) -> None:
         self.ctx.cache.save("compressed", key, compressed.tensors, {
             "meta": compressed.meta, "size_bytes": compressed.size_bytes, "info": compressed.info})
-        self._made.add(key)
+        self.made.add(key)

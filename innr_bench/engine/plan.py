@@ -144,8 +144,10 @@ class Plan:
         """The seeds whose copies of `compressor` are fit together with `group`'s (`eval.stack_fits`
         consecutive seeds of the suite, where the compressor fits copies together), or None: alone."""
         size = self.suite.eval.stack_fits
+        if size == 1 or group.seed not in self.suite.seeds:
+            return None
         fits = getattr(COMPRESSORS.get(compressor.name), "fits_together", None)
-        if size == 1 or group.seed not in self.suite.seeds or not (callable(fits) and fits(compressor.spec)):
+        if not (callable(fits) and fits(compressor.spec)):
             return None
         at = self.suite.seeds.index(group.seed) // size * size
         seeds = self.suite.seeds[at:at + size]

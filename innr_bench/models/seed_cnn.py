@@ -14,8 +14,7 @@ from innr_bench.registry import MODELS
 @MODELS.register("seed-cnn")
 def seed_cnn(*, c: Annotated[int, Field(gt=0)] = 32, num_classes: Classes = 10, mean: float = MNIST_MEAN,
              std: PixelStd = MNIST_STD) -> nn.Module:
-    """Seed CNN: conv5(c) -> pool -> conv5(2c) -> pool -> linear, sigmoid, no biases, 28x28 in
-    (the seed's c = 32: 62,240 weights)."""
+    """Seed CNN: conv5(c) -> pool -> conv5(2c) -> pool -> linear, sigmoid, no biases; c=32: 62,240 weights."""
     return nn.Sequential(
         Normalize(mean, std),
         nn.Conv2d(1, c, 5, bias=False),

@@ -45,7 +45,7 @@ from innr_bench.compress.innr.spec import (
 from innr_bench.compress.innr.stages import WeightFit
 from innr_bench.compress.innr.state import Checkpoint, FitState
 from innr_bench.compress.innr.together import fit_weights_together
-from innr_bench.errors import ConfigError
+from innr_bench.errors import ConfigError, InnrBenchError
 from innr_bench.params import PositiveFloat, PositiveInt, Ratio
 from innr_bench.registry import COMPRESSORS, FIELDS
 
@@ -98,10 +98,12 @@ class InnrCompressor(BaseCompressor):
             fit.info |= stage.run(fit.state)
         return self._finish(fit)
 
-    def encode_together(self, models: Sequence[nn.Module], ctxs: Sequence[CompressContext]) -> list[Encoding]:
+    def encode_together(self, models: Sequence[nn.Module],
+                        ctxs: Sequence[CompressContext]) -> list[Encoding | Exception]:
         """One INNR per model (its own seed, data and target), their weight fits run as one
-        batched fit (`together.py`), the later stages one at a time. If the batched fit
-        diverges, every member is fit alone."""
+        batched fit (`together.py`), the later stages one at a time. A member that fails is its
+        exception in the list, the others go on; if the batched fit itself fails (a divergence,
+        memory), every member is fit alone. Bad input (ConfigError) stops all."""
         fits = [self._prepare(model, ctx) for model, ctx in zip(models, ctxs, strict=True)]
         first = fits[0].stages[0]
         if not isinstance(first, WeightFit):
@@ -109,19 +111,31 @@ class InnrCompressor(BaseCompressor):
                             f"not {type(first).__name__}")
         try:
             shared = fit_weights_together(first, [fit.state for fit in fits])
-        except FloatingPointError as error:  # one member's divergence must not fail the others
-            return [self._alone(model, ctx, f"the batched fit diverged ({error}): fit alone")
-                    for model, ctx in zip(models, ctxs, strict=True)]
-        encodings = []
+        except InnrBenchError:
+            raise
+        except Exception as error:  # one member's divergence must not fail the others
+            why = f"the batched fit failed ({type(error).__name__}: {error}): fit alone"
+            return [self._alone(model, ctx, why) for model, ctx in zip(models, ctxs, strict=True)]
+        made: list[Encoding | Exception] = []
         for fit, info in zip(fits, shared, strict=True):
             fit.info |= info
-            for stage in fit.stages[1:]:  # they draw from generators of their own seed, not the global one
-                fit.info |= stage.run(fit.state)
-            encodings.append(self._finish(fit))
-        return encodings
+            try:
+                for stage in fit.stages[1:]:  # their draws: generators of their own seed, not the global one
+                    fit.info |= stage.run(fit.state)
+                made.append(self._finish(fit))
+            except InnrBenchError:
+                raise
+            except Exception as error:
+                made.append(error)
+        return made
 
-    def _alone(self, model: nn.Module, ctx: CompressContext, why: str) -> Encoding:
-        encoding = self.encode(model, ctx)
+    def _alone(self, model: nn.Module, ctx: CompressContext, why: str) -> Encoding | Exception:
+        try:
+            encoding = self.encode(model, ctx)
+        except InnrBenchError:
+            raise
+        except Exception as error:
+            return error
         encoding.info["fit_group"] = {"members": 1, "why": why}
         return encoding
 

@@ -216,9 +216,10 @@ def _execute(spec_id: str, holder: list[Any], threads: int, task: Task,
         worker = _build_worker(ray.get(holder[0]), threads)
         _WORKERS.clear()  # one run at a time per process
         _WORKERS[spec_id] = worker
-    for entry in entries:
-        if not worker.cache.has(entry.kind, entry.key):
+    for entry in entries:  # under --force only what this run made is shipped: it replaces older copies
+        if worker.ctx.force or not worker.cache.has(entry.kind, entry.key):
             worker.cache.write_entry(entry)
+    worker.copies.made.update(entry.key for entry in entries if entry.kind == "compressed")
     with tf32_scope(worker.numerics["tf32"]), deterministic_scope(bool(worker.numerics.get("deterministic"))):
         result = worker.execute(task)
     if result.record is not None:  # which node of the cluster computed it

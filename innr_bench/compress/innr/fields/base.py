@@ -38,9 +38,17 @@ def build_field(spec: Mapping[str, Any], *, dim_in: int, dim_out: int) -> nn.Mod
 
 
 def declares_head(name: str) -> bool:
-    """Whether registered field `name` has a features/head split (its class defines `features`),
-    asked of the class: nothing is built."""
-    return callable(getattr(FIELDS.get(name), "features", None))
+    """Whether registered field `name` has a features/head split. Asked of its class where the
+    class says (a `features` method and a `head` annotation, as `HeadField`'s); else a tiny one
+    is built to ask (a factory function, or `features` without a declared head)."""
+    factory = FIELDS.get(name)
+    if isinstance(factory, type):
+        if not callable(getattr(factory, "features", None)):
+            return False
+        if any("head" in getattr(k, "__annotations__", {}) for k in factory.__mro__):
+            return True
+    with torch.random.fork_rng(devices=[]):
+        return has_head(factory(dim_in=3, dim_out=1))
 
 
 def has_head(field: nn.Module) -> bool:

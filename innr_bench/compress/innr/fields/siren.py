@@ -34,6 +34,8 @@ class SineLayer(nn.Module):
 class Siren(nn.Module):
     """SIREN: `depth` sine layers of `width` (the first with w0_initial, the rest w0), linear output."""
 
+    head: nn.Linear  # the linear output: `features` then `head`, which the weight fit can solve
+
     def __init__(
         self,
         *,
