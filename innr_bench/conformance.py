@@ -26,7 +26,9 @@ from innr_bench.compress.innr.compressor import build
 from innr_bench.compress.innr.fields.base import size_knob
 from innr_bench.compress.innr.storage import StorageSpec
 from innr_bench.compress.serialize import from_bytes, payload_bytes_of, to_bytes
+from innr_bench.config import resolved_spec
 from innr_bench.data.datasets import synthetic
+from innr_bench.engine.copies import builds_from_spec
 from innr_bench.errors import ConfigError
 from innr_bench.models.train import TrainConfig
 from innr_bench.progress import Progress
@@ -61,6 +63,10 @@ def check_compressor(name: str, params: Mapping[str, Any] | None = None) -> Comp
     """Compress the tiny target with `name`; every check a compressor must pass (AssertionError)."""
     model, factory = tiny_target(), COMPRESSORS.get(name)
     compressor = factory(**dict(params or {}))
+    spec = resolved_spec(compressor, dict(params or {}))
+    if builds_from_spec(factory):  # what a worker builds from a cell's key is what the suite said
+        rebuilt_spec = resolved_spec(factory.from_spec(spec), spec)
+        assert rebuilt_spec == spec, "from_spec does not rebuild the resolved spec"
     compressed = compressor.compress(model, context())
     blob = to_bytes(compressed)
     assert payload_bytes_of(blob) == compressed.size_bytes, "size_bytes is not what the blob stores"
