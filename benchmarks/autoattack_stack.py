@@ -17,12 +17,12 @@ version runs APGD-CE, APGD-T, FAB-T and Square on every input still robust.
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import time
 from typing import Any
 
 import torch
+from bench_helpers import noisy_copies
 
 from innr_bench import components  # noqa: F401  (registers the built-ins)
 from innr_bench.attacks.external import TorchAttacks
@@ -34,19 +34,6 @@ from innr_bench.progress import Progress
 from innr_bench.registry import DATASETS
 
 EPS = 0.0924  # the seed's 0.3 in normalized units, in pixel units (the suites' headline eps)
-
-
-def copies_of(original: torch.nn.Module, count: int) -> dict[str, torch.nn.Module]:
-    """The original and `count` copies with 2 % weight noise."""
-    nets = {"original": original.eval()}
-    torch.manual_seed(1)
-    for i in range(count):
-        net = copy.deepcopy(original)
-        with torch.no_grad():
-            for p in net.parameters():
-                p.add_(0.02 * p.std() * torch.randn_like(p))
-        nets[f"copy-{i}"] = net.eval()
-    return nets
 
 
 def timed_board(nets: dict[str, torch.nn.Module], attack: TorchAttacks, x: torch.Tensor, y: torch.Tensor,
@@ -77,7 +64,8 @@ def main() -> None:
     torch.manual_seed(0)
     target = seed_cnn(c=32)
     info = train(target, data, TrainConfig(epochs=1), seed=0, device=device, progress=Progress(enabled=False))
-    nets = copies_of(target.to(device), args.copies)
+    torch.manual_seed(1)
+    nets = noisy_copies(target.to(device), args.copies, 0.02)
     x, y = data.test_x[:args.limit], data.test_y[:args.limit]
     attack = TorchAttacks(attack="AutoAttack", eps=[EPS],
                           params={"version": args.version, "n_classes": 10, "seed": 0})

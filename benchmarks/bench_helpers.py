@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import statistics
 import time
@@ -61,3 +62,16 @@ def median_seconds(call: Callable[[], object], device: torch.device, *, calls: i
             torch.cuda.synchronize()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def noisy_copies(original: torch.nn.Module, count: int, scale: float) -> dict[str, torch.nn.Module]:
+    """The original and `count` copies with weight noise of `scale` x each tensor's std: stand-ins
+    for compressed copies wherever the cost, not the copy, is measured."""
+    nets = {"original": original.eval()}
+    for i in range(count):
+        net = copy.deepcopy(original)
+        with torch.no_grad():
+            for p in net.parameters():
+                p.add_(scale * p.std() * torch.randn_like(p))
+        nets[f"copy-{i}"] = net.eval()
+    return nets

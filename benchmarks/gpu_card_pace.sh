@@ -11,12 +11,8 @@
 # then: run(command="bash benchmarks/gpu_card_pace.sh", carry=[".whl", ".gpu"], timeout_s=560).
 # Every figure is written under $OUT with the card, torch and CUDA versions beside it.
 set -uo pipefail
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
-  && export PYTHONPATH=/tmp/site:$PWD || exit 1
-export INNR_BENCH_DATA=$PWD/.gpu INNR_BENCH_CACHE=/tmp/innr-cache PYTHONUNBUFFERED=1
-OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
-python3 -c "import torch; print('card', torch.cuda.get_device_name(0), 'torch', torch.__version__, 'cuda', torch.version.cuda)" \
-  | tee "$OUT/card.txt"
+# shellcheck source=benchmarks/gpu_setup.sh
+source benchmarks/gpu_setup.sh
 # 1. captured steps: each loop eager, as a CUDA graph and (the fit) compiled; overhead share (goal <= 0.3)
 timeout 90 python3 benchmarks/captured_steps.py --device cuda --steps 50 --out "$OUT/captured-steps.json" 2>&1 | tail -10
 # 2. the runner's batched fits and stacked copies: suites/mnist.yaml from an empty cache as published

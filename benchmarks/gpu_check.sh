@@ -14,12 +14,8 @@
 # are benchmarks/gpu_card_pace.sh: one call of its own, the first to run when a card is lent.
 # Every figure is written under $OUT with the card, torch and CUDA versions beside it.
 set -uo pipefail
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
-  && export PYTHONPATH=/tmp/site:$PWD || exit 1
-export INNR_BENCH_DATA=$PWD/.gpu INNR_BENCH_CACHE=/tmp/innr-cache PYTHONUNBUFFERED=1
-OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
-python3 -c "import torch; print('card', torch.cuda.get_device_name(0), 'torch', torch.__version__, 'cuda', torch.version.cuda)" \
-  | tee "$OUT/card.txt"
+# shellcheck source=benchmarks/gpu_setup.sh
+source benchmarks/gpu_setup.sh
 # 1. distill on Fashion-MNIST lenet5 (goal <= 10 s, from 66.9 s on an H100), and the other recipes
 timeout 200 python3 benchmarks/time_recipes.py --device cuda --recipes distill distill-quick fast \
   --json "$OUT/recipes.json" 2>&1 | tail -5

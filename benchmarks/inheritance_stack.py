@@ -17,7 +17,6 @@ one-at-a-time board exactly).
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import os
 import statistics
@@ -27,6 +26,7 @@ import time
 from typing import Any
 
 import torch
+from bench_helpers import noisy_copies
 
 from innr_bench.attacks.fgsm import FGSM
 from innr_bench.attacks.pgd import PGD
@@ -55,13 +55,7 @@ def board(build: Any, copies: int, aten_pooling: bool = False
     if aten_pooling:
         original = torch.nn.Sequential(*[torch.nn.MaxPool2d(2, 2) if isinstance(m, MaxPool2d) else m
                                          for m in original])
-    nets = {"original": original}
-    for i in range(copies):
-        net = copy.deepcopy(original)
-        with torch.no_grad():
-            for p in net.parameters():
-                p.add_(0.05 * p.std() * torch.randn_like(p))
-        nets[f"copy-{i}"] = net.eval()
+    nets = noisy_copies(original, copies, 0.05)
     evaluated_on = {"original": list(nets), **{n: [n] for n in nets if n != "original"}}
     return nets, evaluated_on
 
