@@ -95,3 +95,11 @@ def tf32_scope(enabled: bool) -> Iterator[None]:
         yield
     finally:
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = previous
+
+
+@contextlib.contextmanager
+def applied(numerics: dict[str, Any]) -> Iterator[None]:
+    """The process-wide numerics a run's `effective` options ask for (TF32, deterministic
+    kernels), inside the block; autocast is per loop (`autocast`)."""
+    with tf32_scope(numerics["tf32"]), deterministic_scope(bool(numerics.get("deterministic"))):
+        yield

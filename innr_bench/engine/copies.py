@@ -69,7 +69,7 @@ class Copies:
         each cached under its own key; `group`'s returned (or its failure raised). A later task
         of the run for another member finds its copy made (or its failure), even under --force."""
         ctx = self.ctx
-        members = [ctx.plan.group((group.dataset.label, group.target.model.label, s)) for s in seeds]
+        members = [ctx.plan.at_seed(group, s) for s in seeds]
         for member in members:
             ensure_target(ctx, member)
         instance = build_compressor(compressor)

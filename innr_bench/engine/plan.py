@@ -99,6 +99,10 @@ class Plan:
             self.groups[gid] = self._group(dataset, target, seed)
         return self.groups[gid]
 
+    def at_seed(self, group: TargetGroup, seed: int) -> TargetGroup:
+        """The group of `group`'s dataset and target at another seed."""
+        return self.group((group.dataset.label, group.target.model.label, seed))
+
     def has_control(self, group: TargetGroup) -> bool:
         """Whether `group`'s attack cells hold a control: an independently trained copy, which a
         target loaded from a checkpoint does not have (the next seed loads the same file)."""
@@ -109,7 +113,7 @@ class Plan:
         suite has one seed), shared with that seed's cells when it is part of the suite."""
         seeds = self.suite.seeds
         seed = seeds[(seeds.index(group.seed) + 1) % len(seeds)] if len(seeds) > 1 else group.seed + 1
-        return self.group((group.dataset.label, group.target.model.label, seed))
+        return self.at_seed(group, seed)
 
     def components(self, kind: str) -> list[Component]:
         return self.suite.attacks if kind == "attack" else self.suite.compressors
@@ -159,7 +163,7 @@ class Plan:
         seeds = self.fit_group(group, compressor)
         if seeds is None or seeds[0] == group.seed:
             return None
-        return self.group((group.dataset.label, group.target.model.label, seeds[0]))
+        return self.at_seed(group, seeds[0])
 
     def signature(self, task: Task) -> str:
         """The environment-free identity of a cell task (see `records.signature`)."""
@@ -210,8 +214,7 @@ class Plan:
             if leader is not None:  # its copy is made by the leader's task: wait for that
                 needed.append(("compressed", self.copy_key(leader, compressor)))
             elif (seeds := self.fit_group(group, compressor)) is not None:  # the leader reads every target
-                needed += [("targets", self.group((group.dataset.label, group.target.model.label, s)).key)
-                           for s in seeds if s != group.seed]
+                needed += [("targets", self.at_seed(group, s).key) for s in seeds if s != group.seed]
         elif task.kind == "attack":
             if self.has_control(group):
                 needed.append(("targets", self.control(group).key))

@@ -26,7 +26,7 @@ from innr_bench.engine.records import signature
 from innr_bench.engine.results import TaskResult, dataset_info, now, timed
 from innr_bench.engine.store import ResultStore
 from innr_bench.errors import ConfigError, InnrBenchError
-from innr_bench.numerics import deterministic_scope, effective, tf32_scope
+from innr_bench.numerics import applied, effective
 from innr_bench.plugins import plugin_modules
 from innr_bench.progress import Progress
 from innr_bench.registry import DATASETS
@@ -100,8 +100,7 @@ class Runner:
         if any(requested.values()) and self.device.type != "cuda":
             self.progress.print(f"NOTE: numerics {requested} apply on CUDA only; running in fp32 on "
                                 f"{self.device}")
-        with self.store.lock(), tf32_scope(self.numerics["tf32"]), \
-                deterministic_scope(bool(self.numerics.get("deterministic"))):
+        with self.store.lock(), applied(self.numerics):
             runs = self.store.manifest().get("runs", [])
             env = environment(self.device)
             publishing = check_publishable(self.store.root, env["git_commit"], allow_dirty=self.allow_dirty)

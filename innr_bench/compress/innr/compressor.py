@@ -30,7 +30,7 @@ from innr_bench.compress.innr import flat, storage
 from innr_bench.compress.innr.budget import choose_part_sizes, choose_size
 from innr_bench.compress.innr.distill import Inputs
 from innr_bench.compress.innr.fields.base import build_field, describe, size_knob
-from innr_bench.compress.innr.layouts import Normalize, build_layout
+from innr_bench.compress.innr.layouts import Layout, Normalize, build_layout
 from innr_bench.compress.innr.loop import Schedule
 from innr_bench.compress.innr.partition import PartitionedField
 from innr_bench.compress.innr.spec import (
@@ -42,7 +42,7 @@ from innr_bench.compress.innr.spec import (
     preset,
     resolve,
 )
-from innr_bench.compress.innr.stages import WeightFit
+from innr_bench.compress.innr.stages import Stage, WeightFit
 from innr_bench.compress.innr.state import Checkpoint, FitState
 from innr_bench.compress.innr.together import fit_weights_together
 from innr_bench.errors import ConfigError, InnrBenchError
@@ -51,7 +51,6 @@ from innr_bench.registry import COMPRESSORS, FIELDS
 
 SAMPLE_CHUNK = 65_536  # queries per forward pass when sampling the field
 FIELD_PREFIX = "field."  # stored tensors: the field's own, under this prefix; "stats"
-
 
 
 class InnrCompressor(BaseCompressor):
@@ -113,7 +112,7 @@ class InnrCompressor(BaseCompressor):
             shared = fit_weights_together(first, [fit.state for fit in fits])
         except InnrBenchError:
             raise
-        except Exception as error:  # one member's divergence must not fail the others
+        except Exception as error:  # a divergence or memory: each member alone, so one cannot fail all
             why = f"the batched fit failed ({type(error).__name__}: {error}): fit alone"
             return [self._alone(model, ctx, why) for model, ctx in zip(models, ctxs, strict=True)]
         made: list[Encoding | Exception] = []
@@ -244,13 +243,13 @@ class _Fit:
     """One INNR between `_prepare` and `_finish`: its state, stages, stored meta and chosen sizes."""
 
     state: FitState
-    stages: list[Any]
+    stages: list[Stage]
     meta: dict[str, Any]
     budget: int | None
     knobs: list[Any] | None
     sizes: list[int] | None
     field_spec: dict[str, Any]
-    layout: Any
+    layout: Layout
     info: dict[str, Any] = dataclass_field(default_factory=dict)
 
 

@@ -20,7 +20,7 @@ from innr_bench.engine.plan import Plan, Task
 from innr_bench.engine.results import TaskResult
 from innr_bench.engine.worker import CellWorker
 from innr_bench.errors import ConfigError, InnrBenchError, MissingExtraError
-from innr_bench.numerics import deterministic_scope, tf32_scope
+from innr_bench.numerics import applied
 from innr_bench.plugins import load_plugins, remote_modules
 from innr_bench.progress import Progress, RecordedProgress
 
@@ -220,7 +220,7 @@ def _execute(spec_id: str, holder: list[Any], threads: int, task: Task,
         if worker.ctx.force or not worker.cache.has(entry.kind, entry.key):
             worker.cache.write_entry(entry)
     worker.copies.made.update(entry.key for entry in entries if entry.kind == "compressed")
-    with tf32_scope(worker.numerics["tf32"]), deterministic_scope(bool(worker.numerics.get("deterministic"))):
+    with applied(worker.numerics):
         result = worker.execute(task)
     if result.record is not None:  # which node of the cluster computed it
         result.record["worker"]["node"] = ray.get_runtime_context().get_node_id()[:12]
